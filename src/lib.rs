@@ -1,1 +1,2 @@
-
+//! DashOffice: a self-hosted WhatsApp commerce appliance.
+pub mod messages;
