@@ -1,0 +1,9 @@
+//! Persistence: the data directory, SQLite (transactional data) and redb (conversation state).
+
+pub mod datadir;
+pub mod sqlite;
+pub mod state;
+
+pub use datadir::DataDir;
+pub use sqlite::{Db, DbError};
+pub use state::StateStore;

@@ -1,0 +1,380 @@
+//! SQLite: one writer thread that commits in groups, and a pool of readers.
+//!
+//! Every write is a closure run on the writer thread inside a savepoint of a shared
+//! transaction; the writer drains whatever is queued, commits once (one fsync), then
+//! answers all of them. A closure that fails is rolled back alone.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use include_dir::{include_dir, Dir};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OptionalExtension};
+use tokio::sync::oneshot;
+
+static MIGRATIONS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/migrations");
+
+/// Most write closures in one group commit.
+const MAX_GROUP: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Pool(#[from] r2d2::Error),
+    #[error("database busy")]
+    Busy,
+    #[error("database writer stopped")]
+    WriterGone,
+    #[error("migration: {0}")]
+    Migration(String),
+    #[error("blocking task failed: {0}")]
+    Join(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// Called with `None` when the group could not start: the closure is not run.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> (bool, Completion) + Send>;
+
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: mpsc::SyncSender<Job>,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+    synchronous: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct MigrationState {
+    pub applied: Vec<i64>,
+    pub known: Vec<(i64, String)>,
+    pub unknown: Vec<i64>,
+}
+
+impl MigrationState {
+    pub fn pending(&self) -> Vec<i64> {
+        self.known
+            .iter()
+            .map(|(v, _)| *v)
+            .filter(|v| !self.applied.contains(v))
+            .collect()
+    }
+}
+
+fn configure(conn: &Connection, synchronous: &str) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", -16000)?;
+    conn.set_prepared_statement_cache_capacity(128);
+    Ok(())
+}
+
+/// The migrations compiled into this binary, ordered by version.
+pub fn embedded_migrations() -> Vec<(i64, String, &'static str)> {
+    let mut out: Vec<(i64, String, &'static str)> = MIGRATIONS
+        .files()
+        .filter_map(|f| {
+            let name = f.path().file_name()?.to_str()?;
+            let stem = name.strip_suffix(".sql")?;
+            let (num, rest) = stem.split_once('_')?;
+            Some((num.parse().ok()?, rest.to_string(), f.contents_utf8()?))
+        })
+        .collect();
+    out.sort_by_key(|m| m.0);
+    out
+}
+
+/// Reads the migration state without changing anything.
+pub fn migration_state(conn: &Connection) -> Result<MigrationState, DbError> {
+    let has_table: bool = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_migrations'",
+            [],
+            |_| Ok(true),
+        )
+        .optional()?
+        .unwrap_or(false);
+    let applied: Vec<i64> = if has_table {
+        let mut st = conn.prepare("SELECT version FROM schema_migrations ORDER BY version")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    } else {
+        vec![]
+    };
+    let known: Vec<(i64, String)> = embedded_migrations()
+        .into_iter()
+        .map(|(v, n, _)| (v, n))
+        .collect();
+    let unknown = applied
+        .iter()
+        .copied()
+        .filter(|v| !known.iter().any(|(k, _)| k == v))
+        .collect();
+    Ok(MigrationState {
+        applied,
+        known,
+        unknown,
+    })
+}
+
+/// Applies pending migrations, each in its own transaction. Refuses a database that
+/// has a migration this binary does not know (it was made by a newer version).
+pub fn migrate(conn: &mut Connection) -> Result<Vec<i64>, DbError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    )?;
+    let state = migration_state(conn)?;
+    if !state.unknown.is_empty() {
+        return Err(DbError::Migration(format!(
+            "the database has migration(s) {:?} that this binary does not know; it was written by a newer dashoffice. Install that version (or newer) instead",
+            state.unknown
+        )));
+    }
+    let mut done = vec![];
+    for (version, name, sql) in embedded_migrations() {
+        if state.applied.contains(&version) {
+            continue;
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)
+            .map_err(|e| DbError::Migration(format!("{version:04}_{name}: {e}")))?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![version, name, crate::ids::now_text()],
+        )?;
+        tx.commit()?;
+        done.push(version);
+    }
+    Ok(done)
+}
+
+impl Db {
+    /// Opens (creating if needed) and migrates the database, then starts the writer.
+    pub fn open(path: &Path, synchronous: &str, read_pool_size: u32) -> Result<Db, DbError> {
+        let synchronous = synchronous.to_ascii_uppercase();
+        let mut writer = Connection::open(path)?;
+        configure(&writer, &synchronous)?;
+        let applied = migrate(&mut writer)?;
+        if !applied.is_empty() {
+            tracing::info!(?applied, "applied migrations");
+        }
+
+        let sync_r = synchronous.clone();
+        let manager = SqliteConnectionManager::file(path).with_init(move |c| {
+            configure(c, &sync_r)?;
+            c.pragma_update(None, "query_only", "ON")
+        });
+        let readers = r2d2::Pool::builder()
+            .max_size(read_pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)?;
+
+        let (tx, rx) = mpsc::sync_channel::<Job>(4096);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(writer, rx))
+            .map_err(|e| DbError::Other(e.to_string()))?;
+
+        Ok(Db {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: tx,
+                readers,
+                synchronous,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    pub fn synchronous(&self) -> &str {
+        &self.inner.synchronous
+    }
+
+    /// Runs `f` on a pooled read connection on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
+    {
+        let pool = self.inner.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get()?;
+            f(&conn)
+        })
+        .await
+        .map_err(|e| DbError::Join(e.to_string()))?
+    }
+
+    /// Runs `f` on the writer inside a transaction; resolves once it is committed.
+    /// Returning `Err` rolls back only this closure's changes.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, DbError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T, DbError>>();
+        let job: Job = Box::new(move |conn| {
+            let result = match conn {
+                Some(conn) => f(conn),
+                None => Err(DbError::Busy),
+            };
+            let ok = result.is_ok();
+            let done: Completion = Box::new(move |commit: Result<(), String>| {
+                let out = match (result, commit) {
+                    (Ok(v), Ok(())) => Ok(v),
+                    (Ok(_), Err(e)) => Err(DbError::Other(format!("commit failed: {e}"))),
+                    (Err(e), _) => Err(e),
+                };
+                let _ = tx.send(out);
+            });
+            (ok, done)
+        });
+        let sender = self.inner.writer.clone();
+        // The channel is bounded; a full queue waits on the blocking pool, not the runtime.
+        match sender.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(job)) => {
+                tokio::task::spawn_blocking(move || sender.send(job))
+                    .await
+                    .map_err(|e| DbError::Join(e.to_string()))?
+                    .map_err(|_| DbError::WriterGone)?;
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => return Err(DbError::WriterGone),
+        }
+        rx.await.map_err(|_| DbError::WriterGone)?
+    }
+
+    /// Quick liveness check for `/health`.
+    pub async fn check(&self) -> Result<(), DbError> {
+        self.read(|c| {
+            c.query_row("SELECT 1", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
+    let write_latency = metrics::histogram!("sqlite_write_batch_seconds");
+    while let Ok(first) = rx.recv() {
+        let started = Instant::now();
+        let mut batch = vec![first];
+        while batch.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let msg = e.to_string();
+            tracing::error!(error = %msg, "sqlite writer could not begin a transaction");
+            for job in batch {
+                let (_, done) = job(None);
+                done(Err(msg.clone()));
+            }
+            continue;
+        }
+        for job in batch {
+            if conn.execute_batch("SAVEPOINT job").is_err() {
+                let (_, done) = job(None);
+                completions.push(done);
+                continue;
+            }
+            let (ok, done) = job(Some(&conn));
+            if ok {
+                let _ = conn.execute_batch("RELEASE job");
+            } else {
+                let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+            }
+            completions.push(done);
+        }
+        let commit = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        if commit.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        write_latency.record(started.elapsed().as_secs_f64());
+        for done in completions {
+            done(commit.clone());
+        }
+    }
+    // Channel closed: all Db handles dropped. Checkpoint so the WAL is folded in.
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failed_write_rolls_back_alone_inside_a_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.sqlite"), "FULL", 2).unwrap();
+        db.write(|c| {
+            c.execute_batch("CREATE TABLE t (v INTEGER UNIQUE)")?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let mut tasks = vec![];
+        for i in 0..50 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                db.write(move |c| {
+                    c.execute("INSERT INTO t (v) VALUES (?1)", [i % 25])?;
+                    Ok(())
+                })
+                .await
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            if t.await.unwrap().is_ok() {
+                ok += 1;
+            }
+        }
+        assert_eq!(
+            ok, 25,
+            "each value inserted once, duplicates rolled back alone"
+        );
+        let n: i64 = db
+            .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(n, 25);
+    }
+
+    #[test]
+    fn migrations_are_idempotent_and_a_newer_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.sqlite");
+        let mut c = Connection::open(&path).unwrap();
+        let first = migrate(&mut c).unwrap();
+        assert!(!first.is_empty());
+        assert!(migrate(&mut c).unwrap().is_empty(), "second run is a no-op");
+        c.execute(
+            "INSERT INTO schema_migrations VALUES (9999, 'from_the_future', 'x')",
+            [],
+        )
+        .unwrap();
+        let err = migrate(&mut c).unwrap_err().to_string();
+        assert!(err.contains("9999") && err.contains("newer"), "{err}");
+    }
+}

@@ -1,0 +1,229 @@
+//! redb: conversation sessions, inbound de-duplication and pending effects.
+//!
+//! Values are JSON so the engine's types can evolve with serde defaults. Every commit
+//! uses `Durability::Immediate` (redb's default): once a call returns, it survives a crash.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// Conversation key (`<bot id>:<contact phone>`) -> [`Conversation`] JSON.
+const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+/// Any de-duplication key (e.g. a provider event id) -> unix seconds first seen.
+const SEEN: TableDefinition<&str, i64> = TableDefinition::new("inbound_seen");
+/// Inbound message rowid -> the effects decided for it, until applied to SQLite.
+const EFFECTS: TableDefinition<i64, &[u8]> = TableDefinition::new("pending_effects");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("redb: {0}")]
+    Redb(String),
+    #[error("state encoding: {0}")]
+    Encoding(#[from] serde_json::Error),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StateError {
+            fn from(e: $t) -> Self { StateError::Redb(e.to_string()) }
+        }
+    )*};
+}
+from_redb!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// What redb keeps per conversation: the engine's session (if any) and the rowid of
+/// the last inbound item already decided, so "already decided?" is one comparison.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(bound(deserialize = "S: DeserializeOwned"))]
+pub struct Conversation<S> {
+    pub session: Option<S>,
+    pub last_inbound_id: i64,
+}
+
+/// One decided step: write the conversation and its effects together.
+pub struct Step<'a, S, E> {
+    pub key: &'a str,
+    pub conversation: &'a Conversation<S>,
+    pub inbound_id: i64,
+    pub effects: &'a E,
+}
+
+#[derive(Clone)]
+pub struct StateStore {
+    db: Arc<Database>,
+}
+
+impl StateStore {
+    pub fn open(path: &Path) -> Result<StateStore, StateError> {
+        let db = Database::create(path)?;
+        let tx = db.begin_write()?;
+        tx.open_table(SESSIONS)?;
+        tx.open_table(SEEN)?;
+        tx.open_table(EFFECTS)?;
+        tx.commit()?;
+        Ok(StateStore { db: Arc::new(db) })
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    pub fn conversation<S: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<Conversation<S>>, StateError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(SESSIONS)?;
+        match t.get(key)? {
+            Some(v) => Ok(Some(serde_json::from_slice(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Commits many conversations' steps in one transaction (group commit).
+    pub fn commit_steps<S: Serialize, E: Serialize>(
+        &self,
+        steps: &[Step<'_, S, E>],
+    ) -> Result<(), StateError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut sessions = tx.open_table(SESSIONS)?;
+            let mut effects = tx.open_table(EFFECTS)?;
+            for s in steps {
+                sessions.insert(s.key, serde_json::to_vec(s.conversation)?.as_slice())?;
+                effects.insert(s.inbound_id, serde_json::to_vec(s.effects)?.as_slice())?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Replaces a conversation without effects (reset, hand-off release, expiry).
+    pub fn put_conversation<S: Serialize>(
+        &self,
+        key: &str,
+        conversation: &Conversation<S>,
+    ) -> Result<(), StateError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut sessions = tx.open_table(SESSIONS)?;
+            sessions.insert(key, serde_json::to_vec(conversation)?.as_slice())?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn pending_effects<E: DeserializeOwned>(
+        &self,
+        inbound_id: i64,
+    ) -> Result<Option<E>, StateError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(EFFECTS)?;
+        match t.get(inbound_id)? {
+            Some(v) => Ok(Some(serde_json::from_slice(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Forgets effects once SQLite has them (they are keyed there, so this is only tidying).
+    pub fn clear_effects(&self, inbound_ids: &[i64]) -> Result<(), StateError> {
+        if inbound_ids.is_empty() {
+            return Ok(());
+        }
+        let tx = self.db.begin_write()?;
+        {
+            let mut t = tx.open_table(EFFECTS)?;
+            for id in inbound_ids {
+                t.remove(*id)?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records a de-duplication key; returns false when it was already there.
+    pub fn mark_seen(&self, key: &str, now_unix: i64) -> Result<bool, StateError> {
+        let tx = self.db.begin_write()?;
+        let fresh = {
+            let mut t = tx.open_table(SEEN)?;
+            let already = t.get(key)?.is_some();
+            if !already {
+                t.insert(key, now_unix)?;
+            }
+            !already
+        };
+        tx.commit()?;
+        Ok(fresh)
+    }
+
+    pub fn session_count(&self) -> Result<u64, StateError> {
+        let tx = self.db.begin_read()?;
+        Ok(tx.open_table(SESSIONS)?.len()?)
+    }
+
+    /// Reads every table once; used by `/health` and `check`.
+    pub fn check(&self) -> Result<(), StateError> {
+        let tx = self.db.begin_read()?;
+        tx.open_table(SESSIONS)?.len()?;
+        tx.open_table(SEEN)?.len()?;
+        tx.open_table(EFFECTS)?.len()?;
+        Ok(())
+    }
+
+    /// Conversation keys whose key starts with `prefix` (e.g. one bot's conversations).
+    pub fn delete_conversation(&self, key: &str) -> Result<(), StateError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut t = tx.open_table(SESSIONS)?;
+            t.remove(key)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_commits_session_and_effects_together_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.redb");
+        {
+            let s = StateStore::open(&path).unwrap();
+            let conv = Conversation {
+                session: Some(serde_json::json!({"node": "menu"})),
+                last_inbound_id: 7,
+            };
+            s.commit_steps(&[Step {
+                key: "bot:+51987654321",
+                conversation: &conv,
+                inbound_id: 7,
+                effects: &vec!["send hola"],
+            }])
+            .unwrap();
+            assert!(s.mark_seen("evt-1", 1).unwrap());
+            assert!(!s.mark_seen("evt-1", 2).unwrap());
+        }
+        let s = StateStore::open(&path).unwrap();
+        let conv: Conversation<serde_json::Value> =
+            s.conversation("bot:+51987654321").unwrap().unwrap();
+        assert_eq!(conv.last_inbound_id, 7);
+        let eff: Vec<String> = s.pending_effects(7).unwrap().unwrap();
+        assert_eq!(eff, vec!["send hola"]);
+        s.clear_effects(&[7]).unwrap();
+        assert!(s.pending_effects::<Vec<String>>(7).unwrap().is_none());
+        s.check().unwrap();
+    }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test of the appliance: Rust (unit + integration over real HTTP), the Node
+# bridges, and the browser tests. Installs what a fresh Debian machine lacks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v node >/dev/null || need_apt+=(nodejs npm)
+if [ -d web ] && [ -f tests/browser.rs ]; then
+  command -v chromium >/dev/null || need_apt+=(chromium)
+  command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+if [ -f bridges/package.json ]; then
+  echo "== bridges (npm test)"
+  (cd bridges && PUPPETEER_SKIP_DOWNLOAD=true npm ci --no-audit --no-fund && npm test)
+fi
+
+echo "== cargo test"
+cargo test --all-targets -- --test-threads="${TEST_THREADS:-4}"
