@@ -39,6 +39,11 @@ pub struct Inner {
     pub started: Instant,
     pub metrics: PrometheusHandle,
     pub http: reqwest::Client,
+    /// Live channels per bot.
+    pub registry: crate::bots::registry::Registry,
+    pub outbox: crate::outbox::worker::OutboxRuntime,
+    /// Signalled when inbound messages are stored.
+    pub inbound_wake: tokio::sync::Notify,
     revoked_sessions: RwLock<HashSet<String>>,
     key_touches: Mutex<HashMap<ApiKeyId, Instant>>,
     shutdown: watch::Sender<bool>,
@@ -85,6 +90,27 @@ impl AppState {
                     .await;
             });
         }
+    }
+
+    /// The bot with its live channels, loaded from the database on first use.
+    pub async fn live_bot(
+        &self,
+        id: crate::ids::BotId,
+    ) -> Result<Option<Arc<crate::bots::registry::LiveBot>>, crate::store::DbError> {
+        if let Some(l) = self.registry.cached(id) {
+            return Ok(Some(l));
+        }
+        let key = self.seal_key;
+        let bot = self
+            .db
+            .read(move |c| crate::bots::get_for_routing(c, &key, id))
+            .await?;
+        Ok(bot.map(|b| self.registry.install(b)))
+    }
+
+    /// New inbound messages were stored: wake whoever processes conversations.
+    pub fn on_inbound(&self, _stored: &[(crate::ids::ConversationId, i64)]) {
+        self.inbound_wake.notify_one();
     }
 
     /// A receiver that turns true when the server is shutting down; workers watch it.
@@ -144,6 +170,12 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         seal_key: data_dir.seal_key(),
         started: Instant::now(),
         metrics: crate::telemetry::metrics_handle(),
+        registry: crate::bots::registry::Registry::new(
+            crate::channels::ChannelEnv::new(http.clone(), data_dir.media_dir())
+                .with_timeout(Duration::from_millis(config.outbox.send_timeout_ms)),
+        ),
+        outbox: crate::outbox::worker::OutboxRuntime::new(&config.outbox),
+        inbound_wake: tokio::sync::Notify::new(),
         http,
         revoked_sessions: RwLock::new(revoked.into_iter().collect()),
         key_touches: Mutex::new(HashMap::new()),

@@ -53,6 +53,8 @@ id_type!(
     TenantId,
     UserId,
     ApiKeyId,
+    BotId,
+    ConversationId,
 );
 
 /// Now as the fixed-width RFC 3339 text we store (sorts as time).

@@ -6,6 +6,8 @@ use crate::app::AppState;
 
 /// Starts every named worker. Each watches `state.shutdown_signal()` and returns when told.
 pub fn start(state: &AppState) -> Vec<(&'static str, JoinHandle<()>)> {
-    let _ = state;
-    vec![]
+    vec![(
+        "outbox",
+        tokio::spawn(crate::outbox::worker::run(state.clone())),
+    )]
 }

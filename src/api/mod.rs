@@ -4,10 +4,13 @@
 mod api_keys;
 mod audit;
 mod auth;
+mod bots;
 mod health;
+mod outbox;
 pub mod json;
 mod tenant;
 mod users;
+mod webhooks;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -47,7 +50,9 @@ pub fn router(state: AppState) -> Router {
         .merge(users::routes())
         .merge(api_keys::routes())
         .merge(tenant::routes())
-        .merge(audit::routes());
+        .merge(audit::routes())
+        .merge(bots::routes())
+        .merge(outbox::routes());
 
     let body_limit = state.config.body_limit_bytes;
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
@@ -55,6 +60,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api", api)
         .merge(health::routes())
+        .merge(webhooks::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(

@@ -6,8 +6,10 @@
 
 pub mod backoff;
 pub mod circuit;
+pub mod queue;
 pub mod ratelimit;
 pub mod route;
+pub mod worker;
 
 use std::time::Duration;
 

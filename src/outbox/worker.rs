@@ -1,0 +1,278 @@
+//! The outbox worker: claims due messages, routes each through the first channel whose
+//! circuit allows it, applies the per-bot rate limit, and records the outcome.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Instant;
+
+use super::queue::{self, Due};
+use super::{Circuits, CircuitPolicy, CircuitState, RateLimit, RateLimiter, RetryDecision, RetryPolicy, Route};
+use crate::app::AppState;
+use crate::config::OutboxConfig;
+use crate::ids::{time_text, BotId};
+
+/// Channel key for circuits: (bot, position in its fallback chain).
+pub type ChannelKey = (BotId, usize);
+
+/// Live outbox state shared by the worker and the API (status shows circuit states).
+pub struct OutboxRuntime {
+    pub wake: Notify,
+    pub circuits: Mutex<Circuits<ChannelKey, Instant>>,
+    pub limiter: Mutex<RateLimiter<BotId, Instant>>,
+    pub retry: RetryPolicy,
+    pub concurrency: usize,
+    /// Maps tokio time (pausable in tests) to wall time for stored timestamps.
+    epoch: (Instant, DateTime<Utc>),
+}
+
+impl OutboxRuntime {
+    pub fn new(cfg: &OutboxConfig) -> OutboxRuntime {
+        OutboxRuntime {
+            wake: Notify::new(),
+            circuits: Mutex::new(Circuits::new(CircuitPolicy {
+                failure_threshold: cfg.circuit_failures.max(1),
+                cooldown: Duration::from_millis(cfg.circuit_cooldown_ms),
+                success_threshold: cfg.circuit_successes.max(1),
+            })),
+            limiter: Mutex::new(RateLimiter::new(RateLimit::per_minute(cfg.rate_per_min.max(1)))),
+            retry: RetryPolicy {
+                base: Duration::from_millis(cfg.base_delay_ms),
+                cap: Duration::from_millis(cfg.max_delay_ms),
+                max_attempts: cfg.max_attempts.max(1),
+                ..RetryPolicy::default()
+            },
+            concurrency: cfg.concurrency.max(1),
+            epoch: (Instant::now(), Utc::now()),
+        }
+    }
+
+    /// Wall-clock now, advancing with tokio's clock.
+    pub fn now_wall(&self) -> DateTime<Utc> {
+        let (i, w) = self.epoch;
+        w + chrono::Duration::from_std(Instant::now().saturating_duration_since(i)).unwrap_or_default()
+    }
+
+    pub fn circuit_state(&self, key: ChannelKey) -> CircuitState {
+        self.circuits
+            .lock()
+            .map(|c| c.state_at(&key, Instant::now()))
+            .unwrap_or(CircuitState::Closed)
+    }
+}
+
+/// Runs until shutdown.
+pub async fn run(state: AppState) {
+    let rt = &state.outbox;
+    match state.db.write(queue::recover_inflight).await {
+        Ok(n) if n > 0 => tracing::warn!(count = n, "re-queued messages that were in flight at the last stop"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "outbox recovery failed"),
+    }
+    let permits = Arc::new(Semaphore::new(rt.concurrency));
+    let mut shutdown = state.shutdown_signal();
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let free = permits.available_permits();
+        let mut sleep_for = Duration::from_millis(500);
+        if free > 0 {
+            let now = time_text(rt.now_wall());
+            match state.db.write(move |c| queue::claim_due(c, &now, free)).await {
+                Ok(batch) => {
+                    for due in batch {
+                        let Ok(permit) = permits.clone().acquire_owned().await else {
+                            break;
+                        };
+                        let st = state.clone();
+                        tokio::spawn(async move {
+                            deliver(&st, due).await;
+                            drop(permit);
+                            st.outbox.wake.notify_one();
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox claim failed");
+                    sleep_for = Duration::from_secs(1);
+                }
+            }
+            if let Ok(Some(next)) = state.db.read(queue::next_due).await {
+                if let Ok(t) = DateTime::parse_from_rfc3339(&next) {
+                    let wait = (t.with_timezone(&Utc) - rt.now_wall()).to_std().unwrap_or(Duration::ZERO);
+                    sleep_for = sleep_for.min(wait.max(Duration::from_millis(5)));
+                }
+            }
+        }
+        tokio::select! {
+            _ = rt.wake.notified() => {}
+            _ = tokio::time::sleep(sleep_for) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    // Let in-flight sends finish so their outcome is recorded.
+    let _ = tokio::time::timeout(
+        Duration::from_secs(4),
+        permits.acquire_many(rt.concurrency as u32),
+    )
+    .await;
+}
+
+async fn deliver(state: &AppState, due: Due) {
+    let rt = &state.outbox;
+    let live = match state.live_bot(due.bot).await {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            let d = due.clone();
+            let _ = state
+                .db
+                .write(move |c| queue::mark_failed(c, &d, "failed", d.attempts, Some("bot_deleted"), "the bot no longer exists"))
+                .await;
+            return;
+        }
+        Err(e) => {
+            requeue_after(state, &due, Duration::from_secs(1), due.attempts, Some((e.to_string(), None)), None).await;
+            return;
+        }
+    };
+    let now = Instant::now();
+
+    let limited = rt.limiter.lock().ok().and_then(|mut limiter| {
+        if let Some(rate) = live.bot.settings.get("rate_per_min").and_then(|v| v.as_u64()) {
+            limiter.set_limit(due.bot, RateLimit::per_minute(rate.clamp(1, 100_000) as u32));
+        }
+        limiter.try_acquire(&due.bot, now).err()
+    });
+    if let Some(until) = limited {
+        metrics::counter!("outbox_rate_limited_total").increment(1);
+        requeue_after(state, &due, until.saturating_duration_since(now), due.attempts, None, None).await;
+        return;
+    }
+
+    let chain: Vec<ChannelKey> = (0..live.channels.len()).map(|i| (due.bot, i)).collect();
+    let route = match rt.circuits.lock() {
+        Ok(mut c) => c.choose(now, &chain),
+        Err(_) => Route::NoChannels,
+    };
+    let key = match route {
+        Route::Send { channel, transitions } => {
+            for (k, t) in transitions {
+                log_transition(&live, k, t.from, t.to);
+            }
+            channel
+        }
+        Route::Wait { until } => {
+            requeue_after(state, &due, until.saturating_duration_since(now), due.attempts, None, None).await;
+            return;
+        }
+        Route::NoChannels => {
+            let d = due.clone();
+            let _ = state
+                .db
+                .write(move |c| queue::mark_failed(c, &d, "failed", d.attempts, Some("no_channel"), "the bot has no channel"))
+                .await;
+            return;
+        }
+    };
+    let Some(channel) = live.channels.get(key.1).cloned() else {
+        return;
+    };
+    let kind = channel.kind();
+    let attempts = due.attempts + 1;
+    let result = channel.send(&due.to, &due.content, due.reply_to.as_deref()).await;
+    let after = Instant::now();
+    match result {
+        Ok(sent) => {
+            metrics::counter!("messages_sent_total", "channel" => kind.as_str()).increment(1);
+            let transitions = rt.circuits.lock().map(|mut c| c.record_success(&key, after)).unwrap_or_default();
+            for t in transitions {
+                log_transition(&live, key, t.from, t.to);
+            }
+            let d = due.clone();
+            let pid = sent.provider_message_id;
+            let res = state
+                .db
+                .write(move |c| queue::mark_sent(c, &d, kind.as_str(), &pid, attempts))
+                .await;
+            if let Err(e) = res {
+                tracing::error!(error = %e, outbox = due.id, "could not record a sent message");
+            }
+        }
+        Err(err) if err.retriable => {
+            metrics::counter!("messages_failed_total", "channel" => kind.as_str(), "retriable" => "true").increment(1);
+            let transitions = rt.circuits.lock().map(|mut c| c.record_failure(&key, after)).unwrap_or_default();
+            for t in transitions {
+                log_transition(&live, key, t.from, t.to);
+            }
+            let decision = rt.retry.after_failure(attempts, err.retry_after, &mut rand::thread_rng());
+            match decision {
+                RetryDecision::RetryIn(d) => {
+                    requeue_after(state, &due, d, attempts, Some((err.message.clone(), err.code.clone())), Some(kind.as_str())).await;
+                }
+                RetryDecision::GiveUp => {
+                    tracing::warn!(outbox = due.id, error = %err, "retries exhausted; dead-lettered");
+                    metrics::counter!("outbox_dead_total").increment(1);
+                    let d = due.clone();
+                    let _ = state
+                        .db
+                        .write(move |c| queue::mark_failed(c, &d, "dead", attempts, err.code.as_deref(), &err.message))
+                        .await;
+                }
+            }
+        }
+        Err(err) => {
+            metrics::counter!("messages_failed_total", "channel" => kind.as_str(), "retriable" => "false").increment(1);
+            tracing::info!(outbox = due.id, error = %err, "provider refused the message; not retrying");
+            let d = due.clone();
+            let _ = state
+                .db
+                .write(move |c| queue::mark_failed(c, &d, "failed", attempts, err.code.as_deref(), &err.message))
+                .await;
+        }
+    }
+}
+
+async fn requeue_after(
+    state: &AppState,
+    due: &Due,
+    wait: Duration,
+    attempts: u32,
+    error: Option<(String, Option<String>)>,
+    channel: Option<&'static str>,
+) {
+    let next = time_text(
+        state.outbox.now_wall() + chrono::Duration::from_std(wait).unwrap_or_default(),
+    );
+    let id = due.id;
+    let res = state
+        .db
+        .write(move |c| {
+            queue::requeue(
+                c,
+                id,
+                &next,
+                attempts,
+                error.as_ref().map(|(m, code)| (m.as_str(), code.as_deref())),
+                channel,
+            )
+        })
+        .await;
+    if let Err(e) = res {
+        tracing::error!(error = %e, outbox = id, "could not re-queue");
+    }
+}
+
+fn log_transition(live: &crate::bots::registry::LiveBot, key: ChannelKey, from: CircuitState, to: CircuitState) {
+    let kind = live.channels.get(key.1).map(|c| c.kind().as_str()).unwrap_or("?");
+    tracing::warn!(bot = %key.0, channel = kind, position = key.1, from = from.as_str(), to = to.as_str(), "circuit changed");
+    let value = match to {
+        CircuitState::Closed => 0.0,
+        CircuitState::HalfOpen => 1.0,
+        CircuitState::Open => 2.0,
+    };
+    metrics::gauge!("circuit_state", "bot" => key.0.to_string(), "channel" => kind).set(value);
+    metrics::counter!("circuit_transitions_total", "channel" => kind, "to" => to.as_str()).increment(1);
+}
