@@ -44,6 +44,8 @@ pub struct OutboxConfig {
     pub max_delay_ms: u64,
     pub max_attempts: u32,
     pub rate_per_min: u32,
+    /// Sends a bot may make at once before the per-minute rate applies.
+    pub rate_burst: u32,
     pub concurrency: usize,
     pub circuit_failures: u32,
     pub circuit_cooldown_ms: u64,
@@ -108,6 +110,7 @@ impl Default for OutboxConfig {
             max_delay_ms: 300_000,
             max_attempts: 8,
             rate_per_min: 60,
+            rate_burst: 10,
             concurrency: 16,
             circuit_failures: 5,
             circuit_cooldown_ms: 30_000,

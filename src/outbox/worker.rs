@@ -24,6 +24,7 @@ pub struct OutboxRuntime {
     pub limiter: Mutex<RateLimiter<BotId, Instant>>,
     pub retry: RetryPolicy,
     pub concurrency: usize,
+    default_burst: u32,
     /// Maps tokio time (pausable in tests) to wall time for stored timestamps.
     epoch: (Instant, DateTime<Utc>),
 }
@@ -37,7 +38,11 @@ impl OutboxRuntime {
                 cooldown: Duration::from_millis(cfg.circuit_cooldown_ms),
                 success_threshold: cfg.circuit_successes.max(1),
             })),
-            limiter: Mutex::new(RateLimiter::new(RateLimit::per_minute(cfg.rate_per_min.max(1)))),
+            limiter: Mutex::new(RateLimiter::new(RateLimit {
+                per_minute: cfg.rate_per_min.max(1),
+                burst: cfg.rate_burst.max(1),
+            })),
+            default_burst: cfg.rate_burst.max(1),
             retry: RetryPolicy {
                 base: Duration::from_millis(cfg.base_delay_ms),
                 cap: Duration::from_millis(cfg.max_delay_ms),
@@ -142,7 +147,13 @@ async fn deliver(state: &AppState, due: Due) {
 
     let limited = rt.limiter.lock().ok().and_then(|mut limiter| {
         if let Some(rate) = live.bot.settings.get("rate_per_min").and_then(|v| v.as_u64()) {
-            limiter.set_limit(due.bot, RateLimit::per_minute(rate.clamp(1, 100_000) as u32));
+            limiter.set_limit(
+                due.bot,
+                RateLimit {
+                    per_minute: rate.clamp(1, 100_000) as u32,
+                    burst: rt.default_burst,
+                },
+            );
         }
         limiter.try_acquire(&due.bot, now).err()
     });
