@@ -757,6 +757,28 @@ async fn evolution_send_uses_apikey_and_v2_bodies() {
 }
 
 #[tokio::test]
+async fn evolution_media_is_fetched_by_message_id() {
+    let standin = StandIn::evolution("evo-key").await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let ch = channel(evolution_config(&standin.url()), dir.path());
+    let media = Inbound::Media {
+        kind: MediaKind::Image,
+        media_id: Some("3EB0IMG".into()),
+        url: None,
+        mime_type: Some("image/jpeg".into()),
+        caption: None,
+        filename: None,
+        local_path: None,
+    };
+    let path = ch.fetch_media(&media).await.expect("fetch").expect("path");
+    assert_eq!(std::fs::read(&path).expect("file"), b"evo media 3EB0IMG");
+    let r = &standin.requests()[0];
+    assert_eq!(r.path, "/chat/getBase64FromMediaMessage/shop1");
+    assert_eq!(r.body["message"]["key"]["id"], "3EB0IMG");
+    assert_eq!(r.header("apikey"), Some("evo-key"));
+}
+
+#[tokio::test]
 async fn evolution_faults_are_classified() {
     let standin = StandIn::evolution("evo-key").await;
     standin.set_timeout_delay(Duration::from_secs(5));

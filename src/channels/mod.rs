@@ -184,7 +184,7 @@ impl SessionState {
 }
 
 /// One normalised thing a webhook told us.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ChannelEvent {
     /// A customer wrote to us.
