@@ -8,6 +8,7 @@ pub mod backoff;
 pub mod circuit;
 pub mod ratelimit;
 pub mod route;
+mod step;
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ pub use backoff::{Jitter, RetryDecision, RetryPolicy};
 pub use circuit::{CircuitBreaker, CircuitPolicy, CircuitState, Transition};
 pub use ratelimit::{RateLimit, RateLimiter, TokenBucket};
 pub use route::{Circuits, Route};
+pub use step::{next_step, Step};
 
 /// A point in time the pure outbox parts can compute with.
 pub trait Moment: Copy + Ord + std::fmt::Debug {
