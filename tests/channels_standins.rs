@@ -216,10 +216,10 @@ async fn cloud_media_is_fetched_into_a_content_addressed_file() {
         .await
         .expect("fetch")
         .expect("a path");
-    let bytes = std::fs::read(&path).expect("file");
+    let bytes = std::fs::read(dir.path().join(&path)).expect("file");
     assert_eq!(bytes, b"fake jpeg 1234567890");
     let expected = dashoffice::channels::signature::sha256_hex(&bytes);
-    assert!(path.ends_with(&format!("{expected}.jpg")), "{path}");
+    assert_eq!(path, format!("{expected}.jpg"));
     let paths: Vec<String> = standin.requests().iter().map(|r| r.path.clone()).collect();
     assert_eq!(paths, vec!["/v23.0/1234567890", "/media-bytes/1234567890"]);
     assert!(standin
@@ -266,6 +266,19 @@ fn cloud_verify_uses_the_protocols_vector() {
         ch.verify_handshake("hub.mode=subscribe&hub.challenge=1&hub.verify_token=nope"),
         Err(AuthError::BadToken)
     );
+
+    // A channel without an app secret accepts nothing, not even the empty-key signature.
+    let unset = channel(json!({"kind":"cloud","phone_number_id":"1"}), &dir);
+    let empty_key = cloud_signature("", b"test");
+    let req = WebhookRequest::post(
+        "https://h/webhooks/cloud/b",
+        headers(&[("x-hub-signature-256", &empty_key)]),
+        "test",
+    );
+    assert_eq!(unset.verify(&req), Err(AuthError::BadSignature));
+    assert!(unset
+        .verify_handshake("hub.mode=subscribe&hub.challenge=1&hub.verify_token=")
+        .is_err());
 }
 
 fn cloud_envelope(value: Value) -> Vec<u8> {
@@ -754,6 +767,31 @@ async fn evolution_send_uses_apikey_and_v2_bodies() {
     );
     standin.set_session("logged_out", None);
     assert!(matches!(ch.status().await, ChannelStatus::Down { .. }));
+}
+
+#[tokio::test]
+async fn evolution_media_is_fetched_by_message_id() {
+    let standin = StandIn::evolution("evo-key").await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let ch = channel(evolution_config(&standin.url()), dir.path());
+    let media = Inbound::Media {
+        kind: MediaKind::Image,
+        media_id: Some("3EB0IMG".into()),
+        url: None,
+        mime_type: Some("image/jpeg".into()),
+        caption: None,
+        filename: None,
+        local_path: None,
+    };
+    let path = ch.fetch_media(&media).await.expect("fetch").expect("path");
+    assert_eq!(
+        std::fs::read(dir.path().join(&path)).expect("file"),
+        b"evo media 3EB0IMG"
+    );
+    let r = &standin.requests()[0];
+    assert_eq!(r.path, "/chat/getBase64FromMediaMessage/shop1");
+    assert_eq!(r.body["message"]["key"]["id"], "3EB0IMG");
+    assert_eq!(r.header("apikey"), Some("evo-key"));
 }
 
 #[tokio::test]

@@ -273,6 +273,10 @@ impl Channel for CloudChannel {
     }
 
     fn verify(&self, req: &WebhookRequest) -> Result<(), AuthError> {
+        // An empty secret would let anyone sign with the empty key.
+        if self.config.app_secret.is_empty() {
+            return Err(AuthError::BadSignature);
+        }
         verify_sha256_header(
             req.header("x-hub-signature-256"),
             self.config.app_secret.as_bytes(),

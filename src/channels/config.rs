@@ -21,7 +21,7 @@ pub enum ChannelConfig {
     Sandbox(SandboxConfig),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CloudConfig {
     pub phone_number_id: String,
     /// Secret. System-user or business token for the Graph API.
@@ -39,7 +39,7 @@ pub struct CloudConfig {
     pub api_version: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TwilioConfig {
     pub account_sid: String,
     /// Secret. Basic-auth password and `X-Twilio-Signature` key.
@@ -53,7 +53,7 @@ pub struct TwilioConfig {
     pub status_callback_url: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EvolutionConfig {
     pub api_base: String,
     pub instance: String,
@@ -66,7 +66,7 @@ pub struct EvolutionConfig {
 }
 
 /// Settings of the three QR-paired kinds (wwebjs, baileys, venom): one bridge contract.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BridgeConfig {
     pub bridge_url: String,
     /// Secret. Bearer token for appliance -> bridge calls.
@@ -80,6 +80,46 @@ pub struct BridgeConfig {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SandboxConfig {}
+
+// Debug never prints secrets (configs end up in logs and panic messages).
+impl std::fmt::Debug for CloudConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloudConfig")
+            .field("phone_number_id", &self.phone_number_id)
+            .field("api_base", &self.api_base)
+            .field("api_version", &self.api_version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for TwilioConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioConfig")
+            .field("account_sid", &self.account_sid)
+            .field("from", &self.from)
+            .field("api_base", &self.api_base)
+            .field("status_callback_url", &self.status_callback_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for EvolutionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvolutionConfig")
+            .field("api_base", &self.api_base)
+            .field("instance", &self.instance)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for BridgeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BridgeConfig")
+            .field("bridge_url", &self.bridge_url)
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Secrets come back from the dashboard as `null` (redacted): read that as "not given".
 fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -266,6 +306,13 @@ mod tests {
         assert_eq!(c.access_token, "new");
         assert_eq!(c.app_secret, "s3cret");
         assert_eq!(c.verify_token, "vt");
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let shown = format!("{:?}", cloud());
+        assert!(shown.contains("106540352242922"));
+        assert!(!shown.contains("EAAG") && !shown.contains("s3cret"));
     }
 
     #[test]

@@ -2,13 +2,14 @@
 //! webhook URL carries an unguessable per-bot token, and the body's `apikey` must match.
 
 use async_trait::async_trait;
+use base64::Engine;
 use serde_json::{json, Value};
 
 use super::signature::constant_time_eq;
 use super::{
-    degrade_to_text, digits_only, qr_svg, retriable_status, retry_after, to_e164, unix_time,
-    AuthError, Channel, ChannelEnv, ChannelEvent, ChannelKind, ChannelStatus, EvolutionConfig,
-    ParseError, ProviderError, SendError, SentRef, SessionState, WebhookRequest,
+    degrade_to_text, digits_only, qr_svg, retriable_status, retry_after, store_media, to_e164,
+    unix_time, AuthError, Channel, ChannelEnv, ChannelEvent, ChannelKind, ChannelStatus,
+    EvolutionConfig, ParseError, ProviderError, SendError, SentRef, SessionState, WebhookRequest,
 };
 use crate::messages::{Content, DeliveryStatus, Inbound, MediaKind};
 
@@ -318,8 +319,8 @@ fn parse_message(m: &Value) -> Result<Option<ChannelEvent>, ParseError> {
         reply_to = opt(&obj["contextInfo"]["stanzaId"]);
         Inbound::Media {
             kind,
-            media_id: None,
-            // Baileys URLs point at encrypted blobs; the bytes come via Evolution, not here.
+            // Baileys URLs point at encrypted blobs: Evolution decrypts by message id.
+            media_id: Some(id.to_string()),
             url: None,
             mime_type: opt(&obj["mimetype"]),
             caption: opt(&obj["caption"]),
@@ -470,6 +471,60 @@ impl Channel for EvolutionChannel {
 
     fn parse(&self, req: &WebhookRequest) -> Result<Vec<ChannelEvent>, ParseError> {
         parse_webhook(&req.body)
+    }
+
+    /// `POST /chat/getBase64FromMediaMessage/{instance}` with the message key; Evolution
+    /// answers `{base64, mimetype, fileName}` [C: route from public Evolution clients, not
+    /// from its router source].
+    async fn fetch_media(&self, content: &Inbound) -> Result<Option<String>, SendError> {
+        let Inbound::Media {
+            media_id: Some(id),
+            mime_type,
+            ..
+        } = content
+        else {
+            return Ok(None);
+        };
+        let resp = self
+            .env
+            .http
+            .post(self.url("chat/getBase64FromMediaMessage"))
+            .header("apikey", &self.config.api_key)
+            .timeout(self.env.timeout * 4)
+            .json(&json!({ "message": { "key": { "id": id } }, "convertToMp4": false }))
+            .send()
+            .await
+            .map_err(|e| SendError::from_transport(&e))?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| SendError::from_transport(&e))?;
+        if !status.is_success() {
+            return Err(classify_error(status, &body, None));
+        }
+        let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let Some(b64) = parsed["base64"].as_str() else {
+            return Err(SendError::permanent(
+                Some("bad_response".into()),
+                "Evolution media answer has no base64",
+            ));
+        };
+        // Some versions answer a data URL.
+        let b64 = b64.rsplit_once("base64,").map_or(b64, |(_, data)| data);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|e| SendError::permanent(Some("bad_response".into()), e.to_string()))?;
+        if bytes.len() > super::media::MAX_MEDIA_BYTES {
+            return Err(SendError::permanent(
+                Some("media_too_large".into()),
+                "media is over the limit",
+            ));
+        }
+        let mime = mime_type.as_deref().or(parsed["mimetype"].as_str());
+        store_media(&self.env.media_dir, &bytes, mime)
+            .await
+            .map(Some)
     }
 }
 

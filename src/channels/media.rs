@@ -10,7 +10,8 @@ use super::SendError;
 pub const MAX_MEDIA_BYTES: usize = 100 * 1024 * 1024;
 
 /// Writes `bytes` to `<media_dir>/<sha256>[.ext]` (atomically, via a temp file) unless it is
-/// already there, and returns the path.
+/// already there, and returns the file name, relative to `media_dir` (so stored rows survive
+/// moving or restoring the data directory).
 pub async fn store_media(
     media_dir: &Path,
     bytes: &[u8],
@@ -25,12 +26,12 @@ pub async fn store_media(
     }
     let path = media_dir.join(&name);
     if tokio::fs::try_exists(&path).await.unwrap_or(false) {
-        return Ok(path.to_string_lossy().into_owned());
+        return Ok(name);
     }
     let tmp = media_dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4()));
     tokio::fs::write(&tmp, bytes).await.map_err(io)?;
     tokio::fs::rename(&tmp, &path).await.map_err(io)?;
-    Ok(path.to_string_lossy().into_owned())
+    Ok(name)
 }
 
 fn extension_for(mime: &str) -> Option<&'static str> {
@@ -103,7 +104,8 @@ mod tests {
             .await
             .expect("store again");
         assert_eq!(a, b);
-        assert!(a.ends_with(&format!("{}.jpg", sha256_hex(b"jpeg bytes"))));
+        assert_eq!(a, format!("{}.jpg", sha256_hex(b"jpeg bytes")));
+        assert!(dir.path().join(&a).is_file());
         let files = std::fs::read_dir(dir.path()).expect("read").count();
         assert_eq!(files, 1);
     }

@@ -184,7 +184,7 @@ impl SessionState {
 }
 
 /// One normalised thing a webhook told us.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ChannelEvent {
     /// A customer wrote to us.
@@ -350,8 +350,9 @@ pub trait Channel: Send + Sync {
     /// Normalises a verified webhook into events (a POST may carry several).
     fn parse(&self, req: &WebhookRequest) -> Result<Vec<ChannelEvent>, ParseError>;
 
-    /// Downloads inbound media into the content-addressed media dir and returns the local
-    /// path; `Ok(None)` when there is nothing to fetch (not media, or not supported).
+    /// Downloads inbound media into the content-addressed media dir and returns its file
+    /// name relative to that dir (`<sha256>.<ext>`, for `Inbound::Media::local_path`);
+    /// `Ok(None)` when there is nothing to fetch (not media, or not supported).
     async fn fetch_media(&self, _content: &Inbound) -> Result<Option<String>, SendError> {
         Ok(None)
     }

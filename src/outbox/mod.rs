@@ -1,5 +1,5 @@
-//! Durable send queue (DESIGN §5). This module holds the pure parts the worker is built
-//! on, each with its tests: retry backoff ([`backoff`]), the per-channel circuit breaker
+//! Durable send queue (DESIGN §5): the table ([`queue`]), the worker ([`worker`]) and the
+//! pure parts the worker is built on, each with its tests: retry backoff ([`backoff`]), the per-channel circuit breaker
 //! ([`circuit`]), the per-bot rate limit ([`ratelimit`]) and the choice of channel along a
 //! bot's fallback chain ([`route`]). No I/O, no clock: time is always an argument, any
 //! [`Moment`] (std or tokio `Instant`, or `DateTime<Utc>` for times stored in SQLite).
@@ -9,6 +9,7 @@ pub mod circuit;
 pub mod queue;
 pub mod ratelimit;
 pub mod route;
+mod step;
 pub mod worker;
 
 use std::time::Duration;
@@ -19,6 +20,7 @@ pub use backoff::{Jitter, RetryDecision, RetryPolicy};
 pub use circuit::{CircuitBreaker, CircuitPolicy, CircuitState, Transition};
 pub use ratelimit::{RateLimit, RateLimiter, TokenBucket};
 pub use route::{Circuits, Route};
+pub use step::{next_step, Step};
 
 /// A point in time the pure outbox parts can compute with.
 pub trait Moment: Copy + Ord + std::fmt::Debug {

@@ -529,6 +529,14 @@ fn evolution(
             StatusCode::OK,
             json!({"instance":{"instanceName": name, "state": evo_state}}),
         ),
+        (&Method::POST, ["chat", "getBase64FromMediaMessage", _instance]) => {
+            let id = body["message"]["key"]["id"].as_str().unwrap_or_default();
+            Answer::json(
+                StatusCode::CREATED,
+                json!({"mediaType":"imageMessage","fileName":format!("{id}.jpeg"),"mimetype":"image/jpeg",
+                       "base64": base64::engine::general_purpose::STANDARD.encode(format!("evo media {id}"))}),
+            )
+        }
         (&Method::GET, ["instance", "connect", name]) => match (evo_state, qr) {
             ("open", _) => Answer::json(
                 StatusCode::OK,
