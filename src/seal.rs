@@ -13,7 +13,10 @@ pub fn seal(key: &[u8; 32], plaintext: &[u8]) -> String {
     let ct = cipher.encrypt(&nonce, plaintext).unwrap_or_default();
     let mut out = nonce.to_vec();
     out.extend_from_slice(&ct);
-    format!("{PREFIX}{}", base64::engine::general_purpose::STANDARD.encode(out))
+    format!(
+        "{PREFIX}{}",
+        base64::engine::general_purpose::STANDARD.encode(out)
+    )
 }
 
 pub fn open(key: &[u8; 32], text: &str) -> Result<Vec<u8>, String> {
@@ -40,7 +43,10 @@ mod tests {
         let key = [7u8; 32];
         let s = seal(&key, b"{\"access_token\":\"EAAG-secret\"}");
         assert!(!s.contains("EAAG"));
-        assert_eq!(open(&key, &s).unwrap(), b"{\"access_token\":\"EAAG-secret\"}");
+        assert_eq!(
+            open(&key, &s).unwrap(),
+            b"{\"access_token\":\"EAAG-secret\"}"
+        );
         assert!(open(&[8u8; 32], &s).is_err());
     }
 }

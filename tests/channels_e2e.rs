@@ -9,7 +9,9 @@ use std::time::Duration;
 use common::{assert_problem, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::standins::{bridge_signature, cloud_signature, twilio_form, twilio_signature, Mode, StandIn};
+use support::standins::{
+    bridge_signature, cloud_signature, twilio_form, twilio_signature, Mode, StandIn,
+};
 
 const CUSTOMER: &str = "+51987654321";
 
@@ -36,7 +38,13 @@ async fn create_bot(s: &TestServer, token: &str, primary: Value, fallbacks: Vec<
 async fn inbound_count(s: &TestServer) -> i64 {
     s.state
         .db
-        .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM messages WHERE direction = 'in'", [], |r| r.get(0))?))
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM messages WHERE direction = 'in'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
         .await
         .unwrap()
 }
@@ -57,7 +65,11 @@ async fn out_status(s: &TestServer, outbox_id: i64) -> (String, String, Option<S
 
 async fn send_text(s: &TestServer, token: &str, bot: &str, text: &str) -> i64 {
     let res = s
-        .post(&format!("/api/bots/{bot}/messages"), token, json!({"to": CUSTOMER, "content": {"type": "text", "body": text}}))
+        .post(
+            &format!("/api/bots/{bot}/messages"),
+            token,
+            json!({"to": CUSTOMER, "content": {"type": "text", "body": text}}),
+        )
         .await;
     assert_eq!(res.status(), 202);
     let v: Value = res.json().await.unwrap();
@@ -79,8 +91,18 @@ where
     panic!("timed out waiting for {what}");
 }
 
-async fn post_raw(s: &TestServer, path: &str, ct: &str, headers: &[(&str, String)], body: Vec<u8>) -> reqwest::Response {
-    let mut rb = s.http.post(s.url(path)).header("content-type", ct).body(body);
+async fn post_raw(
+    s: &TestServer,
+    path: &str,
+    ct: &str,
+    headers: &[(&str, String)],
+    body: Vec<u8>,
+) -> reqwest::Response {
+    let mut rb = s
+        .http
+        .post(s.url(path))
+        .header("content-type", ct)
+        .body(body);
     for (k, v) in headers {
         rb = rb.header(*k, v);
     }
@@ -111,29 +133,81 @@ async fn cloud_inbound_is_stored_once_bad_signatures_store_nothing_and_sends_and
     let s = TestServer::start_with(fast).await;
     let (_, token) = s.owner_token("T").await;
     let standin = StandIn::cloud("EAAG-token").await;
-    let bot = create_bot(&s, &token, json!({"kind":"meta","phone_number_id":"106540352242922","access_token":"EAAG-token",
-        "app_secret":"app-secret","verify_token":"vt-1","api_base": standin.url()}), vec![]).await;
+    let bot = create_bot(
+        &s,
+        &token,
+        json!({"kind":"meta","phone_number_id":"106540352242922","access_token":"EAAG-token",
+        "app_secret":"app-secret","verify_token":"vt-1","api_base": standin.url()}),
+        vec![],
+    )
+    .await;
     let path = format!("/webhooks/cloud/{bot}");
 
     // Handshake.
-    let ok = s.http.get(s.url(&format!("{path}?hub.mode=subscribe&hub.verify_token=vt-1&hub.challenge=12345"))).send().await.unwrap();
+    let ok = s
+        .http
+        .get(s.url(&format!(
+            "{path}?hub.mode=subscribe&hub.verify_token=vt-1&hub.challenge=12345"
+        )))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.text().await.unwrap(), "12345");
-    let bad = s.http.get(s.url(&format!("{path}?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1"))).send().await.unwrap();
+    let bad = s
+        .http
+        .get(s.url(&format!(
+            "{path}?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1"
+        )))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 403);
 
     let body = cloud_text("wamid.IN1", "Hola, ¿tienen camisas?");
     let sig = cloud_signature("app-secret", &body);
     let bad_sig = cloud_signature("wrong", &body);
-    assert_problem(post_raw(&s, &path, "application/json", &[("x-hub-signature-256", bad_sig)], body.clone()).await, 401, "bad_signature").await;
-    assert_problem(post_raw(&s, &path, "application/json", &[], body.clone()).await, 401, "signature_missing").await;
-    assert_eq!(inbound_count(&s).await, 0, "nothing stored for bad signatures");
+    assert_problem(
+        post_raw(
+            &s,
+            &path,
+            "application/json",
+            &[("x-hub-signature-256", bad_sig)],
+            body.clone(),
+        )
+        .await,
+        401,
+        "bad_signature",
+    )
+    .await;
+    assert_problem(
+        post_raw(&s, &path, "application/json", &[], body.clone()).await,
+        401,
+        "signature_missing",
+    )
+    .await;
+    assert_eq!(
+        inbound_count(&s).await,
+        0,
+        "nothing stored for bad signatures"
+    );
 
     for _ in 0..2 {
-        let res = post_raw(&s, &path, "application/json", &[("x-hub-signature-256", sig.clone())], body.clone()).await;
+        let res = post_raw(
+            &s,
+            &path,
+            "application/json",
+            &[("x-hub-signature-256", sig.clone())],
+            body.clone(),
+        )
+        .await;
         assert_eq!(res.status(), 200);
     }
-    assert_eq!(inbound_count(&s).await, 1, "a redelivered webhook is a no-op");
+    assert_eq!(
+        inbound_count(&s).await,
+        1,
+        "a redelivered webhook is a no-op"
+    );
     let (name, content): (String, String) = s
         .state
         .db
@@ -155,10 +229,28 @@ async fn cloud_inbound_is_stored_once_bad_signatures_store_nothing_and_sends_and
     wait_until("sent", || async { out_status(&s, id).await.0 == "sent" }).await;
 
     // Receipts: read arrives before delivered; the message never goes back.
-    let wamid: String = s.state.db.read(move |c| Ok(c.query_row("SELECT provider_message_id FROM outbox WHERE id = ?1", [id], |r| r.get(0))?)).await.unwrap();
+    let wamid: String = s
+        .state
+        .db
+        .read(move |c| {
+            Ok(c.query_row(
+                "SELECT provider_message_id FROM outbox WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .unwrap();
     for st in ["read", "delivered"] {
         let b = cloud_status(&wamid, st);
-        let res = post_raw(&s, &path, "application/json", &[("x-hub-signature-256", cloud_signature("app-secret", &b))], b).await;
+        let res = post_raw(
+            &s,
+            &path,
+            "application/json",
+            &[("x-hub-signature-256", cloud_signature("app-secret", &b))],
+            b,
+        )
+        .await;
         assert_eq!(res.status(), 200);
     }
     assert_eq!(out_status(&s, id).await.1, "read");
@@ -170,19 +262,52 @@ async fn twilio_inbound_signed_over_url_and_params_sends_form_and_status_callbac
     let (_, token) = s.owner_token("T").await;
     let sid = "AC00000000000000000000000000000001";
     let standin = StandIn::twilio(sid, "twilio-token").await;
-    let bot = create_bot(&s, &token, json!({"kind":"twilio","account_sid":sid,"auth_token":"twilio-token",
-        "from":"whatsapp:+14155238886","api_base": standin.url()}), vec![]).await;
+    let bot = create_bot(
+        &s,
+        &token,
+        json!({"kind":"twilio","account_sid":sid,"auth_token":"twilio-token",
+        "from":"whatsapp:+14155238886","api_base": standin.url()}),
+        vec![],
+    )
+    .await;
     let path = format!("/webhooks/twilio/{bot}");
     let url = s.url(&path);
-    let params = [("MessageSid", "SM11111111111111111111111111111111"), ("AccountSid", sid), ("From", "whatsapp:+51987654321"),
-        ("To", "whatsapp:+14155238886"), ("Body", "Hola"), ("NumMedia", "0"), ("ProfileName", "Ana")];
+    let params = [
+        ("MessageSid", "SM11111111111111111111111111111111"),
+        ("AccountSid", sid),
+        ("From", "whatsapp:+51987654321"),
+        ("To", "whatsapp:+14155238886"),
+        ("Body", "Hola"),
+        ("NumMedia", "0"),
+        ("ProfileName", "Ana"),
+    ];
     let form = twilio_form(&params).into_bytes();
     let ct = "application/x-www-form-urlencoded";
-    let res = post_raw(&s, &path, ct, &[("x-twilio-signature", twilio_signature("wrong", &url, &params))], form.clone()).await;
+    let res = post_raw(
+        &s,
+        &path,
+        ct,
+        &[(
+            "x-twilio-signature",
+            twilio_signature("wrong", &url, &params),
+        )],
+        form.clone(),
+    )
+    .await;
     assert_eq!(res.status(), 401);
     assert_eq!(inbound_count(&s).await, 0);
     for _ in 0..2 {
-        let res = post_raw(&s, &path, ct, &[("x-twilio-signature", twilio_signature("twilio-token", &url, &params))], form.clone()).await;
+        let res = post_raw(
+            &s,
+            &path,
+            ct,
+            &[(
+                "x-twilio-signature",
+                twilio_signature("twilio-token", &url, &params),
+            )],
+            form.clone(),
+        )
+        .await;
         assert_eq!(res.status(), 200);
     }
     assert_eq!(inbound_count(&s).await, 1);
@@ -190,14 +315,44 @@ async fn twilio_inbound_signed_over_url_and_params_sends_form_and_status_callbac
     let id = send_text(&s, &token, &bot, "Gracias").await;
     assert!(standin.wait_for_accepted(1, Duration::from_secs(10)).await);
     let req = &standin.accepted()[0];
-    assert_eq!(req.path, format!("/2010-04-01/Accounts/{sid}/Messages.json"));
+    assert_eq!(
+        req.path,
+        format!("/2010-04-01/Accounts/{sid}/Messages.json")
+    );
     assert!(req.header("authorization").unwrap().starts_with("Basic "));
     assert_eq!(req.body["To"], "whatsapp:+51987654321");
     assert_eq!(req.body["Body"], "Gracias");
     wait_until("sent", || async { out_status(&s, id).await.0 == "sent" }).await;
-    let msid: String = s.state.db.read(move |c| Ok(c.query_row("SELECT provider_message_id FROM outbox WHERE id = ?1", [id], |r| r.get(0))?)).await.unwrap();
-    let cb = [("MessageSid", msid.as_str()), ("MessageStatus", "delivered"), ("AccountSid", sid), ("To", "whatsapp:+51987654321"), ("From", "whatsapp:+14155238886")];
-    let res = post_raw(&s, &path, ct, &[("x-twilio-signature", twilio_signature("twilio-token", &url, &cb))], twilio_form(&cb).into_bytes()).await;
+    let msid: String = s
+        .state
+        .db
+        .read(move |c| {
+            Ok(c.query_row(
+                "SELECT provider_message_id FROM outbox WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .unwrap();
+    let cb = [
+        ("MessageSid", msid.as_str()),
+        ("MessageStatus", "delivered"),
+        ("AccountSid", sid),
+        ("To", "whatsapp:+51987654321"),
+        ("From", "whatsapp:+14155238886"),
+    ];
+    let res = post_raw(
+        &s,
+        &path,
+        ct,
+        &[(
+            "x-twilio-signature",
+            twilio_signature("twilio-token", &url, &cb),
+        )],
+        twilio_form(&cb).into_bytes(),
+    )
+    .await;
     assert_eq!(res.status(), 200);
     assert_eq!(out_status(&s, id).await.1, "delivered");
 }
@@ -207,17 +362,37 @@ async fn evolution_inbound_needs_the_path_token_and_apikey_and_sends_with_apikey
     let s = TestServer::start_with(fast).await;
     let (_, token) = s.owner_token("T").await;
     let standin = StandIn::evolution("evo-key").await;
-    let bot = create_bot(&s, &token, json!({"kind":"evolution","api_base": standin.url(),"instance":"shop1",
-        "api_key":"evo-key","webhook_token":"tok-123"}), vec![]).await;
+    let bot = create_bot(
+        &s,
+        &token,
+        json!({"kind":"evolution","api_base": standin.url(),"instance":"shop1",
+        "api_key":"evo-key","webhook_token":"tok-123"}),
+        vec![],
+    )
+    .await;
     let upsert = json!({"event":"messages.upsert","instance":"shop1","apikey":"evo-key","data":{
         "key":{"remoteJid":"51987654321@s.whatsapp.net","fromMe":false,"id":"3EB0C767D"},
         "pushName":"Ana","message":{"conversation":"Hola"},"messageType":"conversation","messageTimestamp":1717000000}});
     let body = upsert.to_string().into_bytes();
-    let res = post_raw(&s, &format!("/webhooks/evolution/{bot}/wrong-token"), "application/json", &[], body.clone()).await;
+    let res = post_raw(
+        &s,
+        &format!("/webhooks/evolution/{bot}/wrong-token"),
+        "application/json",
+        &[],
+        body.clone(),
+    )
+    .await;
     assert_eq!(res.status(), 401);
     assert_eq!(inbound_count(&s).await, 0);
     for _ in 0..2 {
-        let res = post_raw(&s, &format!("/webhooks/evolution/{bot}/tok-123"), "application/json", &[], body.clone()).await;
+        let res = post_raw(
+            &s,
+            &format!("/webhooks/evolution/{bot}/tok-123"),
+            "application/json",
+            &[],
+            body.clone(),
+        )
+        .await;
         assert_eq!(res.status(), 200);
     }
     assert_eq!(inbound_count(&s).await, 1);
@@ -229,9 +404,27 @@ async fn evolution_inbound_needs_the_path_token_and_apikey_and_sends_with_apikey
     assert_eq!(req.header("apikey"), Some("evo-key"));
     assert_eq!(req.body["text"], "Hola Ana");
     wait_until("sent", || async { out_status(&s, id).await.0 == "sent" }).await;
-    let key: String = s.state.db.read(move |c| Ok(c.query_row("SELECT provider_message_id FROM outbox WHERE id = ?1", [id], |r| r.get(0))?)).await.unwrap();
+    let key: String = s
+        .state
+        .db
+        .read(move |c| {
+            Ok(c.query_row(
+                "SELECT provider_message_id FROM outbox WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .unwrap();
     let update = json!({"event":"messages.update","instance":"shop1","apikey":"evo-key","data":{"keyId": key,"remoteJid":"51987654321@s.whatsapp.net","fromMe":true,"status":"DELIVERY_ACK"}});
-    let res = post_raw(&s, &format!("/webhooks/evolution/{bot}/tok-123"), "application/json", &[], update.to_string().into_bytes()).await;
+    let res = post_raw(
+        &s,
+        &format!("/webhooks/evolution/{bot}/tok-123"),
+        "application/json",
+        &[],
+        update.to_string().into_bytes(),
+    )
+    .await;
     assert_eq!(res.status(), 200);
     assert_eq!(out_status(&s, id).await.1, "delivered");
 }
@@ -241,16 +434,39 @@ async fn bridge_events_are_signed_deduplicated_and_sends_follow_the_contract() {
     let s = TestServer::start_with(fast).await;
     let (_, token) = s.owner_token("T").await;
     let standin = StandIn::bridge("bt-1").await;
-    let bot = create_bot(&s, &token, json!({"kind":"baileys","bridge_url": standin.url(),"bridge_token":"bt-1",
-        "session":"sales","webhook_secret":"bridge-secret"}), vec![]).await;
+    let bot = create_bot(
+        &s,
+        &token,
+        json!({"kind":"baileys","bridge_url": standin.url(),"bridge_token":"bt-1",
+        "session":"sales","webhook_secret":"bridge-secret"}),
+        vec![],
+    )
+    .await;
     let path = format!("/webhooks/bridge/{bot}");
     let ev = json!({"id":"evt-1","session":"sales","type":"message","timestamp":"2026-03-01T10:00:00Z",
         "message":{"id":"3EB0AAA","from":"51987654321","name":"Ana","content":{"type":"text","body":"hola"}}});
     let body = ev.to_string().into_bytes();
-    let res = post_raw(&s, &path, "application/json", &[("x-bridge-signature", bridge_signature("nope", &body))], body.clone()).await;
+    let res = post_raw(
+        &s,
+        &path,
+        "application/json",
+        &[("x-bridge-signature", bridge_signature("nope", &body))],
+        body.clone(),
+    )
+    .await;
     assert_eq!(res.status(), 401);
     for _ in 0..2 {
-        let res = post_raw(&s, &path, "application/json", &[("x-bridge-signature", bridge_signature("bridge-secret", &body))], body.clone()).await;
+        let res = post_raw(
+            &s,
+            &path,
+            "application/json",
+            &[(
+                "x-bridge-signature",
+                bridge_signature("bridge-secret", &body),
+            )],
+            body.clone(),
+        )
+        .await;
         assert_eq!(res.status(), 200);
     }
     assert_eq!(inbound_count(&s).await, 1);
@@ -261,20 +477,53 @@ async fn bridge_events_are_signed_deduplicated_and_sends_follow_the_contract() {
     assert_eq!(req.path, "/sessions/sales/messages");
     assert_eq!(req.header("authorization"), Some("Bearer bt-1"));
     assert_eq!(req.body["to"], "51987654321");
-    assert_eq!(req.body["content"], json!({"type":"text","body":"hola Ana"}));
+    assert_eq!(
+        req.body["content"],
+        json!({"type":"text","body":"hola Ana"})
+    );
     wait_until("sent", || async { out_status(&s, id).await.0 == "sent" }).await;
-    let wid: String = s.state.db.read(move |c| Ok(c.query_row("SELECT provider_message_id FROM outbox WHERE id = ?1", [id], |r| r.get(0))?)).await.unwrap();
+    let wid: String = s
+        .state
+        .db
+        .read(move |c| {
+            Ok(c.query_row(
+                "SELECT provider_message_id FROM outbox WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .unwrap();
     let ack = json!({"id":"evt-2","session":"sales","type":"ack","timestamp":"2026-03-01T10:00:01Z","ack":{"message_id": wid,"status":"read","error":null}});
     let b = ack.to_string().into_bytes();
-    let res = post_raw(&s, &path, "application/json", &[("x-bridge-signature", bridge_signature("bridge-secret", &b))], b).await;
+    let res = post_raw(
+        &s,
+        &path,
+        "application/json",
+        &[("x-bridge-signature", bridge_signature("bridge-secret", &b))],
+        b,
+    )
+    .await;
     assert_eq!(res.status(), 200);
     assert_eq!(out_status(&s, id).await.1, "read");
 
     // A session change shows in the bot's status.
     let st = json!({"id":"evt-3","session":"sales","type":"state","timestamp":"2026-03-01T10:00:02Z","state":{"state":"logged_out","reason":"logged out on phone","qr":null}});
     let b = st.to_string().into_bytes();
-    post_raw(&s, &path, "application/json", &[("x-bridge-signature", bridge_signature("bridge-secret", &b))], b).await;
-    let bot_json: Value = s.get(&format!("/api/bots/{bot}"), &token).await.json().await.unwrap();
+    post_raw(
+        &s,
+        &path,
+        "application/json",
+        &[("x-bridge-signature", bridge_signature("bridge-secret", &b))],
+        b,
+    )
+    .await;
+    let bot_json: Value = s
+        .get(&format!("/api/bots/{bot}"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(bot_json["primary"]["session"]["state"], "logged_out");
 }
 
@@ -282,30 +531,77 @@ async fn bridge_events_are_signed_deduplicated_and_sends_follow_the_contract() {
 async fn secrets_are_write_only_and_kept_on_update() {
     let s = TestServer::start_with(fast).await;
     let (_, token) = s.owner_token("T").await;
-    let bot = create_bot(&s, &token, json!({"kind":"cloud","phone_number_id":"1","access_token":"EAAG-secret-token",
-        "app_secret":"app-secret","verify_token":"vt"}), vec![json!({"kind":"sandbox"})]).await;
-    let text = s.get(&format!("/api/bots/{bot}"), &token).await.text().await.unwrap();
-    assert!(!text.contains("EAAG-secret-token") && !text.contains("app-secret"), "{text}");
+    let bot = create_bot(
+        &s,
+        &token,
+        json!({"kind":"cloud","phone_number_id":"1","access_token":"EAAG-secret-token",
+        "app_secret":"app-secret","verify_token":"vt"}),
+        vec![json!({"kind":"sandbox"})],
+    )
+    .await;
+    let text = s
+        .get(&format!("/api/bots/{bot}"), &token)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !text.contains("EAAG-secret-token") && !text.contains("app-secret"),
+        "{text}"
+    );
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["primary"]["has_access_token"], true);
     assert_eq!(v["fallbacks"][0]["kind"], "sandbox");
     // The stored row is sealed too.
-    let raw: String = s.state.db.read(|c| Ok(c.query_row("SELECT config FROM bot_channels WHERE position = 0", [], |r| r.get(0))?)).await.unwrap();
+    let raw: String = s
+        .state
+        .db
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT config FROM bot_channels WHERE position = 0",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .unwrap();
     assert!(!raw.contains("EAAG"));
     // Update without secrets keeps them.
-    let res = s.put(&format!("/api/bots/{bot}"), &token, json!({"name": "Renamed", "primary": {"kind":"cloud","phone_number_id":"2"}})).await;
+    let res = s
+        .put(
+            &format!("/api/bots/{bot}"),
+            &token,
+            json!({"name": "Renamed", "primary": {"kind":"cloud","phone_number_id":"2"}}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["primary"]["has_app_secret"], true);
     assert_eq!(v["primary"]["phone_number_id"], "2");
     // Missing secrets on create are named.
-    let res = s.post("/api/bots", &token, json!({"name": "X", "primary": {"kind":"twilio","account_sid":"AC1","from":"+1"}})).await;
+    let res = s
+        .post(
+            "/api/bots",
+            &token,
+            json!({"name": "X", "primary": {"kind":"twilio","account_sid":"AC1","from":"+1"}}),
+        )
+        .await;
     let body = assert_problem(res, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "primary.auth_token");
     // Another tenant cannot see it.
     let (_, other) = s.owner_token("Other").await;
-    assert_problem(s.get(&format!("/api/bots/{bot}"), &other).await, 404, "not_found").await;
-    assert_problem(s.delete(&format!("/api/bots/{bot}"), &other).await, 404, "not_found").await;
+    assert_problem(
+        s.get(&format!("/api/bots/{bot}"), &other).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_problem(
+        s.delete(&format!("/api/bots/{bot}"), &other).await,
+        404,
+        "not_found",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -322,19 +618,39 @@ async fn primary_failing_opens_its_circuit_the_fallback_delivers_and_the_primary
     for i in 0..4 {
         ids.push(send_text(&s, &token, &bot, &format!("m{i}")).await);
     }
-    assert!(fallback.wait_for_accepted(4, Duration::from_secs(15)).await, "fallback delivered everything");
-    let bodies: Vec<String> = fallback.accepted().iter().map(|r| r.body["Body"].as_str().unwrap().to_string()).collect();
+    assert!(
+        fallback.wait_for_accepted(4, Duration::from_secs(15)).await,
+        "fallback delivered everything"
+    );
+    let bodies: Vec<String> = fallback
+        .accepted()
+        .iter()
+        .map(|r| r.body["Body"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(bodies, vec!["m0", "m1", "m2", "m3"], "in order");
-    let status: Value = s.get(&format!("/api/bots/{bot}/status"), &token).await.json().await.unwrap();
+    let status: Value = s
+        .get(&format!("/api/bots/{bot}/status"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(status["channels"][0]["circuit"], "open");
 
     // The primary comes back: after the cooldown it is probed (half-open) and closes.
     primary.set_mode(Mode::Ok);
     tokio::time::sleep(Duration::from_millis(400)).await;
     let id = send_text(&s, &token, &bot, "back").await;
-    assert!(primary.wait_for_accepted(1, Duration::from_secs(10)).await, "primary used again");
+    assert!(
+        primary.wait_for_accepted(1, Duration::from_secs(10)).await,
+        "primary used again"
+    );
     wait_until("sent", || async { out_status(&s, id).await.0 == "sent" }).await;
-    let status: Value = s.get(&format!("/api/bots/{bot}/status"), &token).await.json().await.unwrap();
+    let status: Value = s
+        .get(&format!("/api/bots/{bot}/status"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(status["channels"][0]["circuit"], "closed");
 }
 
@@ -358,36 +674,70 @@ async fn with_every_channel_down_messages_wait_and_all_arrive_when_one_returns()
     }
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert!(a.accepted().is_empty() && b.accepted().is_empty());
-    let queued: i64 = s.state.db.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM outbox WHERE status IN ('queued','sending')", [], |r| r.get(0))?)).await.unwrap();
+    let queued: i64 = s
+        .state
+        .db
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM outbox WHERE status IN ('queued','sending')",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+        .unwrap();
     assert_eq!(queued, 5, "nothing dropped while everything is down");
     b.set_session("connected", None);
     b.set_mode(Mode::Ok);
     assert!(b.wait_for_accepted(5, Duration::from_secs(15)).await);
-    let texts: Vec<String> = b.accepted().iter().map(|r| r.body["content"]["body"].as_str().unwrap().to_string()).collect();
+    let texts: Vec<String> = b
+        .accepted()
+        .iter()
+        .map(|r| r.body["content"]["body"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(texts, vec!["w0", "w1", "w2", "w3", "w4"]);
 }
 
 #[tokio::test]
-async fn a_non_retriable_error_fails_at_once_with_the_providers_reason_and_can_be_retried_by_hand() {
+async fn a_non_retriable_error_fails_at_once_with_the_providers_reason_and_can_be_retried_by_hand()
+{
     let s = TestServer::start_with(fast).await;
     let (_, token) = s.owner_token("T").await;
     let standin = StandIn::cloud("t").await;
     let bot = create_bot(&s, &token, json!({"kind":"cloud","phone_number_id":"1","access_token":"t","app_secret":"x","verify_token":"v","api_base": standin.url()}), vec![]).await;
     standin.set_mode(Mode::NonRetriable);
     let id = send_text(&s, &token, &bot, "fuera de ventana").await;
-    wait_until("failed", || async { out_status(&s, id).await.0 == "failed" }).await;
+    wait_until("failed", || async {
+        out_status(&s, id).await.0 == "failed"
+    })
+    .await;
     let (_, msg_status, code) = out_status(&s, id).await;
     assert_eq!(msg_status, "failed");
     assert_eq!(code.as_deref(), Some("131047"));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(standin.requests().len(), 1, "no retries");
-    let item: Value = s.get(&format!("/api/outbox/{id}"), &token).await.json().await.unwrap();
+    let item: Value = s
+        .get(&format!("/api/outbox/{id}"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(item["attempts"], 1);
 
     standin.set_mode(Mode::Ok);
-    let res = s.call(Method::POST, &format!("/api/outbox/{id}/retry"), Some(&token), None).await;
+    let res = s
+        .call(
+            Method::POST,
+            &format!("/api/outbox/{id}/retry"),
+            Some(&token),
+            None,
+        )
+        .await;
     assert_eq!(res.status(), 200);
-    wait_until("sent after manual retry", || async { out_status(&s, id).await.0 == "sent" }).await;
+    wait_until("sent after manual retry", || async {
+        out_status(&s, id).await.0 == "sent"
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -405,13 +755,32 @@ async fn retries_exhausted_land_in_dead_letters_which_can_be_discarded() {
     let id = send_text(&s, &token, &bot, "x").await;
     wait_until("dead", || async { out_status(&s, id).await.0 == "dead" }).await;
     assert_eq!(standin.requests().len(), 3);
-    let dead: Value = s.get("/api/outbox?status=dead", &token).await.json().await.unwrap();
+    let dead: Value = s
+        .get("/api/outbox?status=dead", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(dead["items"][0]["id"], id);
     assert_eq!(dead["items"][0]["last_error_code"], "130429");
-    let res = s.call(Method::POST, &format!("/api/outbox/{id}/discard"), Some(&token), None).await;
+    let res = s
+        .call(
+            Method::POST,
+            &format!("/api/outbox/{id}/discard"),
+            Some(&token),
+            None,
+        )
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(out_status(&s, id).await.0, "discarded");
-    let res = s.call(Method::POST, &format!("/api/outbox/{id}/discard"), Some(&token), None).await;
+    let res = s
+        .call(
+            Method::POST,
+            &format!("/api/outbox/{id}/discard"),
+            Some(&token),
+            None,
+        )
+        .await;
     assert_problem(res, 409, "wrong_state").await;
 }
 
@@ -435,7 +804,13 @@ async fn the_per_bot_rate_limit_holds() {
     let (waiting, attempts): (i64, i64) = s
         .state
         .db
-        .read(|c| Ok(c.query_row("SELECT COUNT(*), COALESCE(SUM(attempts), 0) FROM outbox WHERE status = 'queued'", [], |r| Ok((r.get(0)?, r.get(1)?)))?))
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(attempts), 0) FROM outbox WHERE status = 'queued'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
         .await
         .unwrap();
     assert_eq!(waiting, 3, "the rest wait their turn, none dropped");
@@ -461,13 +836,26 @@ async fn malformed_bodies_at_every_webhook_get_4xx_and_the_server_stays_healthy(
         let len = (next() % 300) as usize;
         let mut body: Vec<u8> = (0..len).map(|_| (next() % 256) as u8).collect();
         if i % 3 == 0 {
-            body = format!("{{\"object\":\"whatsapp_business_account\",\"entry\":[{{\"changes\":{}}}]}}", next()).into_bytes();
+            body = format!(
+                "{{\"object\":\"whatsapp_business_account\",\"entry\":[{{\"changes\":{}}}]}}",
+                next()
+            )
+            .into_bytes();
         }
         let (path, headers): (String, Vec<(&str, String)>) = match i % 4 {
-            0 => (format!("/webhooks/cloud/{cloud}"), vec![("x-hub-signature-256", cloud_signature("sec", &body))]),
-            1 => (format!("/webhooks/twilio/{cloud}"), vec![("x-twilio-signature", "AAAA".into())]),
+            0 => (
+                format!("/webhooks/cloud/{cloud}"),
+                vec![("x-hub-signature-256", cloud_signature("sec", &body))],
+            ),
+            1 => (
+                format!("/webhooks/twilio/{cloud}"),
+                vec![("x-twilio-signature", "AAAA".into())],
+            ),
             2 => (format!("/webhooks/evolution/{cloud}/tok"), vec![]),
-            _ => (format!("/webhooks/bridge/{cloud}"), vec![("x-bridge-signature", bridge_signature("ws", &body))]),
+            _ => (
+                format!("/webhooks/bridge/{cloud}"),
+                vec![("x-bridge-signature", bridge_signature("ws", &body))],
+            ),
         };
         let res = post_raw(&s, &path, "application/json", &headers, body).await;
         let code = res.status().as_u16();

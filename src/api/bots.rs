@@ -64,10 +64,21 @@ fn validate(body: &BotBody) -> Result<(), AppError> {
     if let Some(s) = &body.settings {
         check.ensure(s.is_object(), "settings", "must be an object");
     }
-    check.ensure(body.fallbacks.len() <= 5, "fallbacks", "at most 5 fallback channels");
+    check.ensure(
+        body.fallbacks.len() <= 5,
+        "fallbacks",
+        "at most 5 fallback channels",
+    );
     let mut errors = vec![];
-    for (i, cfg) in std::iter::once(&body.primary).chain(&body.fallbacks).enumerate() {
-        let at = if i == 0 { "primary".to_string() } else { format!("fallbacks[{}]", i - 1) };
+    for (i, cfg) in std::iter::once(&body.primary)
+        .chain(&body.fallbacks)
+        .enumerate()
+    {
+        let at = if i == 0 {
+            "primary".to_string()
+        } else {
+            format!("fallbacks[{}]", i - 1)
+        };
         for f in cfg.missing_fields() {
             errors.push(FieldError::new(format!("{at}.{f}"), "is required"));
         }
@@ -79,13 +90,19 @@ fn validate(body: &BotBody) -> Result<(), AppError> {
 }
 
 fn into_new(body: BotBody) -> NewBot {
-    let phone = if body.phone.is_empty() { String::new() } else { crate::channels::to_e164(&body.phone) };
+    let phone = if body.phone.is_empty() {
+        String::new()
+    } else {
+        crate::channels::to_e164(&body.phone)
+    };
     NewBot {
         name: body.name.trim().to_string(),
         phone,
         active: body.active,
         settings: body.settings.unwrap_or_else(|| json!({})),
-        channels: std::iter::once(body.primary).chain(body.fallbacks).collect(),
+        channels: std::iter::once(body.primary)
+            .chain(body.fallbacks)
+            .collect(),
     }
 }
 
@@ -93,7 +110,10 @@ fn public_base(state: &AppState) -> String {
     state.config.public_base()
 }
 
-async fn list(State(state): State<AppState>, Require(auth, ..): Require<Viewer>) -> AppResult<Json<Vec<Value>>> {
+async fn list(
+    State(state): State<AppState>,
+    Require(auth, ..): Require<Viewer>,
+) -> AppResult<Json<Vec<Value>>> {
     let (tenant, key) = (auth.tenant, state.seal_key);
     let bots = state.db.read(move |c| bots::list(c, &key, tenant)).await?;
     let base = public_base(&state);
@@ -190,7 +210,15 @@ async fn remove(
         .write(move |c| {
             let done = bots::delete(c, tenant, id)?;
             if done {
-                audit::record(c, tenant, &actor, "delete", "bot", Some(&id.to_string()), json!({}))?;
+                audit::record(
+                    c,
+                    tenant,
+                    &actor,
+                    "delete",
+                    "bot",
+                    Some(&id.to_string()),
+                    json!({}),
+                )?;
             }
             Ok(done)
         })
@@ -216,7 +244,9 @@ async fn status(
         async move {
             tokio::time::timeout(std::time::Duration::from_secs(5), ch.status())
                 .await
-                .unwrap_or(ChannelStatus::Down { reason: "status check timed out".into() })
+                .unwrap_or(ChannelStatus::Down {
+                    reason: "status check timed out".into(),
+                })
         }
     });
     let statuses = futures::future::join_all(checks).await;
@@ -229,9 +259,15 @@ async fn status(
             let mut v = serde_json::to_value(&st).unwrap_or_default();
             if let Value::Object(m) = &mut v {
                 m.insert("position".into(), i.into());
-                m.insert("role".into(), if i == 0 { "primary" } else { "fallback" }.into());
+                m.insert(
+                    "role".into(),
+                    if i == 0 { "primary" } else { "fallback" }.into(),
+                );
                 m.insert("kind".into(), ch.kind().as_str().into());
-                m.insert("circuit".into(), state.outbox.circuit_state((id, i)).as_str().into());
+                m.insert(
+                    "circuit".into(),
+                    state.outbox.circuit_state((id, i)).as_str().into(),
+                );
             }
             v
         })
@@ -256,7 +292,11 @@ async fn send(
     let bot = load(&state, auth.tenant, id).await?;
     let to = crate::channels::to_e164(&body.to);
     let mut check = Check::new();
-    check.ensure((9..=16).contains(&to.len()), "to", "must be a phone number in international format, e.g. +51987654321");
+    check.ensure(
+        (9..=16).contains(&to.len()),
+        "to",
+        "must be a phone number in international format, e.g. +51987654321",
+    );
     check_content(&mut check, "content", &body.content);
     check.finish()?;
     let (tenant, actor) = (auth.tenant, auth.actor());
@@ -265,46 +305,93 @@ async fn send(
         .db
         .write(move |c| {
             let conv = crate::conversations::intake::conversation_for(c, &bot, &to, None, 0)?;
-            queue::enqueue(c, &Enqueue {
-                tenant,
-                bot: bot.id,
-                conversation: conv,
-                to: &to,
-                content: &content,
-                reply_to: None,
-                source_key: None,
-                author: &actor,
-            })
+            queue::enqueue(
+                c,
+                &Enqueue {
+                    tenant,
+                    bot: bot.id,
+                    conversation: conv,
+                    to: &to,
+                    content: &content,
+                    reply_to: None,
+                    source_key: None,
+                    author: &actor,
+                },
+            )
         })
         .await?;
     state.outbox.wake.notify_one();
-    Ok((StatusCode::ACCEPTED, Json(json!({"outbox_id": outbox_id, "status": "queued"}))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"outbox_id": outbox_id, "status": "queued"})),
+    ))
 }
 
 /// WhatsApp's limits on what we send (PROTOCOLS A4).
 pub fn check_content(check: &mut Check, at: &str, content: &Content) {
     match content {
         Content::Text { body } => {
-            check.ensure(!body.trim().is_empty() && body.chars().count() <= 4096, &format!("{at}.body"), "must be 1 to 4096 characters");
+            check.ensure(
+                !body.trim().is_empty() && body.chars().count() <= 4096,
+                &format!("{at}.body"),
+                "must be 1 to 4096 characters",
+            );
         }
         Content::Media { url, .. } => {
-            check.ensure(url.starts_with("https://") || url.starts_with("http://"), &format!("{at}.url"), "must be an http(s) URL");
+            check.ensure(
+                url.starts_with("https://") || url.starts_with("http://"),
+                &format!("{at}.url"),
+                "must be an http(s) URL",
+            );
         }
         Content::Buttons { body, buttons, .. } => {
-            check.ensure(!body.trim().is_empty() && body.chars().count() <= 1024, &format!("{at}.body"), "must be 1 to 1024 characters");
-            check.ensure((1..=3).contains(&buttons.len()), &format!("{at}.buttons"), "must have 1 to 3 buttons");
+            check.ensure(
+                !body.trim().is_empty() && body.chars().count() <= 1024,
+                &format!("{at}.body"),
+                "must be 1 to 1024 characters",
+            );
+            check.ensure(
+                (1..=3).contains(&buttons.len()),
+                &format!("{at}.buttons"),
+                "must have 1 to 3 buttons",
+            );
             for (i, b) in buttons.iter().enumerate() {
-                check.ensure(!b.title.is_empty() && b.title.chars().count() <= 20, &format!("{at}.buttons[{i}].title"), "must be 1 to 20 characters");
+                check.ensure(
+                    !b.title.is_empty() && b.title.chars().count() <= 20,
+                    &format!("{at}.buttons[{i}].title"),
+                    "must be 1 to 20 characters",
+                );
             }
         }
-        Content::List { body, button, sections, .. } => {
-            check.ensure(!body.trim().is_empty(), &format!("{at}.body"), "must not be empty");
-            check.ensure(!button.is_empty() && button.chars().count() <= 20, &format!("{at}.button"), "must be 1 to 20 characters");
+        Content::List {
+            body,
+            button,
+            sections,
+            ..
+        } => {
+            check.ensure(
+                !body.trim().is_empty(),
+                &format!("{at}.body"),
+                "must not be empty",
+            );
+            check.ensure(
+                !button.is_empty() && button.chars().count() <= 20,
+                &format!("{at}.button"),
+                "must be 1 to 20 characters",
+            );
             let rows: usize = sections.iter().map(|s| s.rows.len()).sum();
-            check.ensure((1..=10).contains(&rows), &format!("{at}.sections"), "must have 1 to 10 rows in total");
+            check.ensure(
+                (1..=10).contains(&rows),
+                &format!("{at}.sections"),
+                "must have 1 to 10 rows in total",
+            );
             for (si, s) in sections.iter().enumerate() {
                 for (ri, r) in s.rows.iter().enumerate() {
-                    check.ensure(!r.title.is_empty() && r.title.chars().count() <= 24, &format!("{at}.sections[{si}].rows[{ri}].title"), "must be 1 to 24 characters");
+                    check.ensure(
+                        !r.title.is_empty() && r.title.chars().count() <= 24,
+                        &format!("{at}.sections[{si}].rows[{ri}].title"),
+                        "must be 1 to 24 characters",
+                    );
                 }
             }
         }

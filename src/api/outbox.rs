@@ -40,7 +40,10 @@ async fn list(
 ) -> AppResult<Json<Value>> {
     if let Some(s) = &q.status {
         if !STATUSES.contains(&s.as_str()) {
-            return Err(AppError::field("status", format!("must be one of {}", STATUSES.join(", "))));
+            return Err(AppError::field(
+                "status",
+                format!("must be one of {}", STATUSES.join(", ")),
+            ));
         }
     }
     let bot = match &q.bot {
@@ -53,7 +56,11 @@ async fn list(
         .db
         .read(move |c| queue::list(c, tenant, q.status.as_deref(), bot, q.before, limit))
         .await?;
-    let next = if items.len() as u32 == limit { items.last().map(|i| i.id) } else { None };
+    let next = if items.len() as u32 == limit {
+        items.last().map(|i| i.id)
+    } else {
+        None
+    };
     Ok(Json(json!({"items": items, "next_before": next})))
 }
 
@@ -87,21 +94,41 @@ async fn discard(
     act(state, auth, id, "discard").await
 }
 
-async fn act(state: AppState, auth: crate::auth::Auth, id: i64, action: &'static str) -> AppResult<Json<Value>> {
+async fn act(
+    state: AppState,
+    auth: crate::auth::Auth,
+    id: i64,
+    action: &'static str,
+) -> AppResult<Json<Value>> {
     let (tenant, actor) = (auth.tenant, auth.actor());
     let done = state
         .db
         .write(move |c| {
-            let r = if action == "retry" { queue::retry(c, tenant, id)? } else { queue::discard(c, tenant, id)? };
+            let r = if action == "retry" {
+                queue::retry(c, tenant, id)?
+            } else {
+                queue::discard(c, tenant, id)?
+            };
             if r == Some(true) {
-                audit::record(c, tenant, &actor, action, "outbox", Some(&id.to_string()), json!({}))?;
+                audit::record(
+                    c,
+                    tenant,
+                    &actor,
+                    action,
+                    "outbox",
+                    Some(&id.to_string()),
+                    json!({}),
+                )?;
             }
             Ok(r)
         })
         .await?;
     match done {
         None => Err(AppError::NotFound("outbox message")),
-        Some(false) => Err(AppError::conflict("wrong_state", format!("only dead, failed (or, to discard, queued) messages can be {action}ed"))),
+        Some(false) => Err(AppError::conflict(
+            "wrong_state",
+            format!("only dead, failed (or, to discard, queued) messages can be {action}ed"),
+        )),
         Some(true) => {
             state.outbox.wake.notify_one();
             Ok(Json(json!({"id": id, "action": action})))

@@ -2,12 +2,12 @@
 //! Nothing is stored for a request that fails its signature.
 
 use axum::body::Bytes;
+use axum::extract::FromRequest;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use axum::extract::FromRequest;
 
 use crate::app::AppState;
 use crate::channels::{AuthError, WebhookRequest};
@@ -128,11 +128,19 @@ async fn handle(
     .into_response())
 }
 
-async fn cloud(State(s): State<AppState>, Path(bot): Path<String>, req: Request) -> AppResult<Response> {
+async fn cloud(
+    State(s): State<AppState>,
+    Path(bot): Path<String>,
+    req: Request,
+) -> AppResult<Response> {
     handle(s, "cloud", bot, None, req).await
 }
 
-async fn twilio(State(s): State<AppState>, Path(bot): Path<String>, req: Request) -> AppResult<Response> {
+async fn twilio(
+    State(s): State<AppState>,
+    Path(bot): Path<String>,
+    req: Request,
+) -> AppResult<Response> {
     handle(s, "twilio", bot, None, req).await
 }
 
@@ -144,7 +152,11 @@ async fn evolution(
     handle(s, "evolution", bot, Some(token), req).await
 }
 
-async fn bridge(State(s): State<AppState>, Path(bot): Path<String>, req: Request) -> AppResult<Response> {
+async fn bridge(
+    State(s): State<AppState>,
+    Path(bot): Path<String>,
+    req: Request,
+) -> AppResult<Response> {
     handle(s, "bridge", bot, None, req).await
 }
 
@@ -163,7 +175,12 @@ async fn cloud_handshake(
         .position(|c| c.config.kind().webhook_family() == "cloud")
         .ok_or(AppError::NotFound("channel for this webhook"))?;
     match live.channels[pos].verify_handshake(uri.query().unwrap_or("")) {
-        Ok(challenge) => Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], challenge).into_response()),
+        Ok(challenge) => Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain")],
+            challenge,
+        )
+            .into_response()),
         Err(_) => {
             reject("handshake");
             Err(AppError::Forbidden {

@@ -62,9 +62,15 @@ impl Bot {
             let kind = c.config.kind();
             let mut v = c.config.redacted();
             if let serde_json::Value::Object(m) = &mut v {
-                m.insert("webhook_url".into(), self.webhook_url(public_base, &c.config).into());
+                m.insert(
+                    "webhook_url".into(),
+                    self.webhook_url(public_base, &c.config).into(),
+                );
                 if let Some(s) = &c.session {
-                    m.insert("session".into(), serde_json::to_value(s).unwrap_or_default());
+                    m.insert(
+                        "session".into(),
+                        serde_json::to_value(s).unwrap_or_default(),
+                    );
                 }
                 m.insert("kind".into(), kind.as_str().into());
             }
@@ -88,9 +94,10 @@ impl Bot {
         let id = self.id;
         match config {
             ChannelConfig::Sandbox(_) => None,
-            ChannelConfig::Evolution(e) => {
-                Some(format!("{public_base}/webhooks/evolution/{id}/{}", e.webhook_token))
-            }
+            ChannelConfig::Evolution(e) => Some(format!(
+                "{public_base}/webhooks/evolution/{id}/{}",
+                e.webhook_token
+            )),
             other => Some(format!(
                 "{public_base}/webhooks/{}/{id}",
                 other.kind().webhook_family()
@@ -158,25 +165,48 @@ fn save_channels(
         let json = serde_json::to_vec(cfg).map_err(|e| DbError::Other(e.to_string()))?;
         c.execute(
             "INSERT INTO bot_channels (bot_id, position, kind, config) VALUES (?1, ?2, ?3, ?4)",
-            params![bot, i as i64, cfg.kind().as_str(), crate::seal::seal(key, &json)],
+            params![
+                bot,
+                i as i64,
+                cfg.kind().as_str(),
+                crate::seal::seal(key, &json)
+            ],
         )?;
     }
     Ok(())
 }
 
-pub fn create(c: &Connection, key: &[u8; 32], tenant: TenantId, new: &NewBot) -> Result<Bot, DbError> {
+pub fn create(
+    c: &Connection,
+    key: &[u8; 32],
+    tenant: TenantId,
+    new: &NewBot,
+) -> Result<Bot, DbError> {
     let id = BotId::new();
     let now = now_text();
     c.execute(
         "INSERT INTO bots (id, tenant_id, name, phone, active, settings, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-        params![id, tenant, new.name, new.phone, new.active, new.settings.to_string(), now],
+        params![
+            id,
+            tenant,
+            new.name,
+            new.phone,
+            new.active,
+            new.settings.to_string(),
+            now
+        ],
     )?;
     save_channels(c, key, id, &new.channels)?;
     get(c, key, tenant, id)?.ok_or_else(|| DbError::Other("bot vanished".into()))
 }
 
-pub fn get(c: &Connection, key: &[u8; 32], tenant: TenantId, id: BotId) -> Result<Option<Bot>, DbError> {
+pub fn get(
+    c: &Connection,
+    key: &[u8; 32],
+    tenant: TenantId,
+    id: BotId,
+) -> Result<Option<Bot>, DbError> {
     let bot = c
         .query_row(
             &format!("SELECT {BOT_COLS} FROM bots WHERE tenant_id = ?1 AND id = ?2"),
@@ -234,7 +264,15 @@ pub fn update(
     let n = c.execute(
         "UPDATE bots SET name = ?3, phone = ?4, active = ?5, settings = ?6, updated_at = ?7
          WHERE tenant_id = ?1 AND id = ?2",
-        params![tenant, id, new.name, new.phone, new.active, new.settings.to_string(), now_text()],
+        params![
+            tenant,
+            id,
+            new.name,
+            new.phone,
+            new.active,
+            new.settings.to_string(),
+            now_text()
+        ],
     )?;
     if n == 0 {
         return Ok(None);

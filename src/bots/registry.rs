@@ -41,10 +41,7 @@ impl Registry {
             .map(|(i, c)| {
                 // Keep a sandbox's transcript across config edits.
                 match previous.as_ref().and_then(|p| p.channels.get(i)) {
-                    Some(old)
-                        if old.kind() == c.config.kind()
-                            && old.as_sandbox().is_some() =>
-                    {
+                    Some(old) if old.kind() == c.config.kind() && old.as_sandbox().is_some() => {
                         old.clone()
                     }
                     _ => build_channel_in(&c.config, &self.env),

@@ -99,7 +99,9 @@ pub fn store_events(
                 };
                 let cur = DeliveryStatus::parse(&cur).unwrap_or(DeliveryStatus::Queued);
                 if cur.advances_to(*status) {
-                    let err = error.as_ref().map(|e| format!("[{}] {}", e.code, e.message));
+                    let err = error
+                        .as_ref()
+                        .map(|e| format!("[{}] {}", e.code, e.message));
                     c.execute(
                         "UPDATE messages SET status = ?2, error = COALESCE(?3, error) WHERE id = ?1",
                         params![id, status.as_str(), err],
@@ -110,7 +112,14 @@ pub fn store_events(
             ChannelEvent::Session {
                 state, reason, qr, ..
             } => {
-                crate::bots::set_session(c, bot.id, kind, *state, reason.as_deref(), qr.as_deref())?;
+                crate::bots::set_session(
+                    c,
+                    bot.id,
+                    kind,
+                    *state,
+                    reason.as_deref(),
+                    qr.as_deref(),
+                )?;
                 out.sessions += 1;
             }
         }

@@ -25,7 +25,11 @@ pub struct Enqueue<'a> {
 pub fn enqueue(c: &Connection, e: &Enqueue) -> Result<Option<i64>, DbError> {
     if let Some(key) = &e.source_key {
         let exists = c
-            .query_row("SELECT 1 FROM messages WHERE source_key = ?1", [key], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM messages WHERE source_key = ?1",
+                [key],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some();
         if exists {
@@ -33,7 +37,8 @@ pub fn enqueue(c: &Connection, e: &Enqueue) -> Result<Option<i64>, DbError> {
         }
     }
     let now = now_text();
-    let content = serde_json::to_string(e.content).map_err(|err| DbError::Other(err.to_string()))?;
+    let content =
+        serde_json::to_string(e.content).map_err(|err| DbError::Other(err.to_string()))?;
     c.execute(
         "INSERT INTO messages (tenant_id, bot_id, conversation_id, direction, kind, content, status, author, source_key, created_at)
          VALUES (?1, ?2, ?3, 'out', 'reply', ?4, 'queued', ?5, ?6, ?7)",
@@ -81,7 +86,9 @@ pub fn claim_due(c: &Connection, now: &str, limit: usize) -> Result<Vec<Due>, Db
                 bot: r.get(2)?,
                 message_id: r.get(3)?,
                 to: r.get(4)?,
-                content: Content::Text { body: String::new() },
+                content: Content::Text {
+                    body: String::new(),
+                },
                 reply_to: r.get(6)?,
                 attempts: r.get(7)?,
             },
@@ -94,7 +101,14 @@ pub fn claim_due(c: &Connection, now: &str, limit: usize) -> Result<Vec<Due>, Db
         match serde_json::from_str(&content) {
             Ok(c) => due.content = c,
             Err(e) => {
-                mark_failed_inner(c, due.id, due.message_id, "failed", Some("bad_content"), &e.to_string())?;
+                mark_failed_inner(
+                    c,
+                    due.id,
+                    due.message_id,
+                    "failed",
+                    Some("bad_content"),
+                    &e.to_string(),
+                )?;
                 continue;
             }
         }
@@ -111,14 +125,13 @@ pub fn claim_due(c: &Connection, now: &str, limit: usize) -> Result<Vec<Due>, Db
 
 /// The earliest time a queued row becomes due (for the worker's sleep).
 pub fn next_due(c: &Connection) -> Result<Option<String>, DbError> {
-    Ok(c
-        .query_row(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'queued'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?
-        .flatten())
+    Ok(c.query_row(
+        "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'queued'",
+        [],
+        |r| r.get(0),
+    )
+    .optional()?
+    .flatten())
 }
 
 pub fn mark_sent(
@@ -157,7 +170,15 @@ pub fn requeue(
             last_error = COALESCE(?4, last_error), last_error_code = COALESCE(?5, last_error_code),
             channel = COALESCE(?6, channel), updated_at = ?7
          WHERE id = ?1",
-        params![id, next_at, attempts, error.map(|e| e.0), error.and_then(|e| e.1), channel, now_text()],
+        params![
+            id,
+            next_at,
+            attempts,
+            error.map(|e| e.0),
+            error.and_then(|e| e.1),
+            channel,
+            now_text()
+        ],
     )?;
     Ok(())
 }
@@ -270,13 +291,12 @@ pub fn list(
 }
 
 pub fn get(c: &Connection, tenant: TenantId, id: i64) -> Result<Option<OutboxItem>, DbError> {
-    Ok(c
-        .query_row(
-            &format!("SELECT {ITEM_COLS} FROM outbox WHERE tenant_id = ?1 AND id = ?2"),
-            params![tenant, id],
-            item_row,
-        )
-        .optional()?)
+    Ok(c.query_row(
+        &format!("SELECT {ITEM_COLS} FROM outbox WHERE tenant_id = ?1 AND id = ?2"),
+        params![tenant, id],
+        item_row,
+    )
+    .optional()?)
 }
 
 /// A dead or failed message goes back to the queue with a fresh attempt budget.

@@ -9,7 +9,10 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
 use super::queue::{self, Due};
-use super::{Circuits, CircuitPolicy, CircuitState, RateLimit, RateLimiter, RetryDecision, RetryPolicy, Route};
+use super::{
+    CircuitPolicy, CircuitState, Circuits, RateLimit, RateLimiter, RetryDecision, RetryPolicy,
+    Route,
+};
 use crate::app::AppState;
 use crate::config::OutboxConfig;
 use crate::ids::{time_text, BotId};
@@ -57,7 +60,8 @@ impl OutboxRuntime {
     /// Wall-clock now, advancing with tokio's clock.
     pub fn now_wall(&self) -> DateTime<Utc> {
         let (i, w) = self.epoch;
-        w + chrono::Duration::from_std(Instant::now().saturating_duration_since(i)).unwrap_or_default()
+        w + chrono::Duration::from_std(Instant::now().saturating_duration_since(i))
+            .unwrap_or_default()
     }
 
     pub fn circuit_state(&self, key: ChannelKey) -> CircuitState {
@@ -72,7 +76,10 @@ impl OutboxRuntime {
 pub async fn run(state: AppState) {
     let rt = &state.outbox;
     match state.db.write(queue::recover_inflight).await {
-        Ok(n) if n > 0 => tracing::warn!(count = n, "re-queued messages that were in flight at the last stop"),
+        Ok(n) if n > 0 => tracing::warn!(
+            count = n,
+            "re-queued messages that were in flight at the last stop"
+        ),
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, "outbox recovery failed"),
     }
@@ -86,7 +93,11 @@ pub async fn run(state: AppState) {
         let mut sleep_for = Duration::from_millis(500);
         if free > 0 {
             let now = time_text(rt.now_wall());
-            match state.db.write(move |c| queue::claim_due(c, &now, free)).await {
+            match state
+                .db
+                .write(move |c| queue::claim_due(c, &now, free))
+                .await
+            {
                 Ok(batch) => {
                     for due in batch {
                         let Ok(permit) = permits.clone().acquire_owned().await else {
@@ -107,7 +118,9 @@ pub async fn run(state: AppState) {
             }
             if let Ok(Some(next)) = state.db.read(queue::next_due).await {
                 if let Ok(t) = DateTime::parse_from_rfc3339(&next) {
-                    let wait = (t.with_timezone(&Utc) - rt.now_wall()).to_std().unwrap_or(Duration::ZERO);
+                    let wait = (t.with_timezone(&Utc) - rt.now_wall())
+                        .to_std()
+                        .unwrap_or(Duration::ZERO);
                     sleep_for = sleep_for.min(wait.max(Duration::from_millis(5)));
                 }
             }
@@ -134,19 +147,41 @@ async fn deliver(state: &AppState, due: Due) {
             let d = due.clone();
             let _ = state
                 .db
-                .write(move |c| queue::mark_failed(c, &d, "failed", d.attempts, Some("bot_deleted"), "the bot no longer exists"))
+                .write(move |c| {
+                    queue::mark_failed(
+                        c,
+                        &d,
+                        "failed",
+                        d.attempts,
+                        Some("bot_deleted"),
+                        "the bot no longer exists",
+                    )
+                })
                 .await;
             return;
         }
         Err(e) => {
-            requeue_after(state, &due, Duration::from_secs(1), due.attempts, Some((e.to_string(), None)), None).await;
+            requeue_after(
+                state,
+                &due,
+                Duration::from_secs(1),
+                due.attempts,
+                Some((e.to_string(), None)),
+                None,
+            )
+            .await;
             return;
         }
     };
     let now = Instant::now();
 
     let limited = rt.limiter.lock().ok().and_then(|mut limiter| {
-        if let Some(rate) = live.bot.settings.get("rate_per_min").and_then(|v| v.as_u64()) {
+        if let Some(rate) = live
+            .bot
+            .settings
+            .get("rate_per_min")
+            .and_then(|v| v.as_u64())
+        {
             limiter.set_limit(
                 due.bot,
                 RateLimit {
@@ -159,7 +194,15 @@ async fn deliver(state: &AppState, due: Due) {
     });
     if let Some(until) = limited {
         metrics::counter!("outbox_rate_limited_total").increment(1);
-        requeue_after(state, &due, until.saturating_duration_since(now), due.attempts, None, None).await;
+        requeue_after(
+            state,
+            &due,
+            until.saturating_duration_since(now),
+            due.attempts,
+            None,
+            None,
+        )
+        .await;
         return;
     }
 
@@ -169,21 +212,41 @@ async fn deliver(state: &AppState, due: Due) {
         Err(_) => Route::NoChannels,
     };
     let key = match route {
-        Route::Send { channel, transitions } => {
+        Route::Send {
+            channel,
+            transitions,
+        } => {
             for (k, t) in transitions {
                 log_transition(&live, k, t.from, t.to);
             }
             channel
         }
         Route::Wait { until } => {
-            requeue_after(state, &due, until.saturating_duration_since(now), due.attempts, None, None).await;
+            requeue_after(
+                state,
+                &due,
+                until.saturating_duration_since(now),
+                due.attempts,
+                None,
+                None,
+            )
+            .await;
             return;
         }
         Route::NoChannels => {
             let d = due.clone();
             let _ = state
                 .db
-                .write(move |c| queue::mark_failed(c, &d, "failed", d.attempts, Some("no_channel"), "the bot has no channel"))
+                .write(move |c| {
+                    queue::mark_failed(
+                        c,
+                        &d,
+                        "failed",
+                        d.attempts,
+                        Some("no_channel"),
+                        "the bot has no channel",
+                    )
+                })
                 .await;
             return;
         }
@@ -193,12 +256,18 @@ async fn deliver(state: &AppState, due: Due) {
     };
     let kind = channel.kind();
     let attempts = due.attempts + 1;
-    let result = channel.send(&due.to, &due.content, due.reply_to.as_deref()).await;
+    let result = channel
+        .send(&due.to, &due.content, due.reply_to.as_deref())
+        .await;
     let after = Instant::now();
     match result {
         Ok(sent) => {
             metrics::counter!("messages_sent_total", "channel" => kind.as_str()).increment(1);
-            let transitions = rt.circuits.lock().map(|mut c| c.record_success(&key, after)).unwrap_or_default();
+            let transitions = rt
+                .circuits
+                .lock()
+                .map(|mut c| c.record_success(&key, after))
+                .unwrap_or_default();
             for t in transitions {
                 log_transition(&live, key, t.from, t.to);
             }
@@ -214,14 +283,28 @@ async fn deliver(state: &AppState, due: Due) {
         }
         Err(err) if err.retriable => {
             metrics::counter!("messages_failed_total", "channel" => kind.as_str(), "retriable" => "true").increment(1);
-            let transitions = rt.circuits.lock().map(|mut c| c.record_failure(&key, after)).unwrap_or_default();
+            let transitions = rt
+                .circuits
+                .lock()
+                .map(|mut c| c.record_failure(&key, after))
+                .unwrap_or_default();
             for t in transitions {
                 log_transition(&live, key, t.from, t.to);
             }
-            let decision = rt.retry.after_failure(attempts, err.retry_after, &mut rand::thread_rng());
+            let decision =
+                rt.retry
+                    .after_failure(attempts, err.retry_after, &mut rand::thread_rng());
             match decision {
                 RetryDecision::RetryIn(d) => {
-                    requeue_after(state, &due, d, attempts, Some((err.message.clone(), err.code.clone())), Some(kind.as_str())).await;
+                    requeue_after(
+                        state,
+                        &due,
+                        d,
+                        attempts,
+                        Some((err.message.clone(), err.code.clone())),
+                        Some(kind.as_str()),
+                    )
+                    .await;
                 }
                 RetryDecision::GiveUp => {
                     tracing::warn!(outbox = due.id, error = %err, "retries exhausted; dead-lettered");
@@ -229,7 +312,16 @@ async fn deliver(state: &AppState, due: Due) {
                     let d = due.clone();
                     let _ = state
                         .db
-                        .write(move |c| queue::mark_failed(c, &d, "dead", attempts, err.code.as_deref(), &err.message))
+                        .write(move |c| {
+                            queue::mark_failed(
+                                c,
+                                &d,
+                                "dead",
+                                attempts,
+                                err.code.as_deref(),
+                                &err.message,
+                            )
+                        })
                         .await;
                 }
             }
@@ -240,7 +332,9 @@ async fn deliver(state: &AppState, due: Due) {
             let d = due.clone();
             let _ = state
                 .db
-                .write(move |c| queue::mark_failed(c, &d, "failed", attempts, err.code.as_deref(), &err.message))
+                .write(move |c| {
+                    queue::mark_failed(c, &d, "failed", attempts, err.code.as_deref(), &err.message)
+                })
                 .await;
         }
     }
@@ -254,9 +348,8 @@ async fn requeue_after(
     error: Option<(String, Option<String>)>,
     channel: Option<&'static str>,
 ) {
-    let next = time_text(
-        state.outbox.now_wall() + chrono::Duration::from_std(wait).unwrap_or_default(),
-    );
+    let next =
+        time_text(state.outbox.now_wall() + chrono::Duration::from_std(wait).unwrap_or_default());
     let id = due.id;
     let res = state
         .db
@@ -266,7 +359,9 @@ async fn requeue_after(
                 id,
                 &next,
                 attempts,
-                error.as_ref().map(|(m, code)| (m.as_str(), code.as_deref())),
+                error
+                    .as_ref()
+                    .map(|(m, code)| (m.as_str(), code.as_deref())),
                 channel,
             )
         })
@@ -276,8 +371,17 @@ async fn requeue_after(
     }
 }
 
-fn log_transition(live: &crate::bots::registry::LiveBot, key: ChannelKey, from: CircuitState, to: CircuitState) {
-    let kind = live.channels.get(key.1).map(|c| c.kind().as_str()).unwrap_or("?");
+fn log_transition(
+    live: &crate::bots::registry::LiveBot,
+    key: ChannelKey,
+    from: CircuitState,
+    to: CircuitState,
+) {
+    let kind = live
+        .channels
+        .get(key.1)
+        .map(|c| c.kind().as_str())
+        .unwrap_or("?");
     tracing::warn!(bot = %key.0, channel = kind, position = key.1, from = from.as_str(), to = to.as_str(), "circuit changed");
     let value = match to {
         CircuitState::Closed => 0.0,
@@ -285,5 +389,6 @@ fn log_transition(live: &crate::bots::registry::LiveBot, key: ChannelKey, from: 
         CircuitState::Open => 2.0,
     };
     metrics::gauge!("circuit_state", "bot" => key.0.to_string(), "channel" => kind).set(value);
-    metrics::counter!("circuit_transitions_total", "channel" => kind, "to" => to.as_str()).increment(1);
+    metrics::counter!("circuit_transitions_total", "channel" => kind, "to" => to.as_str())
+        .increment(1);
 }
