@@ -1,0 +1,2 @@
+export { startAppliance, PIXEL_PNG } from './appliance.js';
+export { contractSuite, testConfig, api } from './contract.js';
