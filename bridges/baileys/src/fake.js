@@ -9,6 +9,8 @@ const boom = (statusCode, message) => Object.assign(new Error(message), { isBoom
 const STATUS = { failed: 0, sent: 2, delivered: 3, read: 4 };
 const MEDIA_KEY = { image: 'imageMessage', video: 'videoMessage', audio: 'audioMessage', document: 'documentMessage', sticker: 'stickerMessage' };
 
+const remoteJid = (spec) => (spec.group ? '120363025246125888@g.us' : spec.status ? 'status@broadcast' : `${spec.from}@s.whatsapp.net`);
+
 class FakeSocket {
   constructor(opts, media) {
     this.ev = new EventEmitter();
@@ -68,7 +70,7 @@ class FakeSocket {
   fakeInbound(spec) {
     const id = spec.id ?? `FAKE${this.fakeNextId()}`;
     const m = {
-      key: { remoteJid: `${spec.from}@s.whatsapp.net`, fromMe: false, id },
+      key: { remoteJid: remoteJid(spec), fromMe: Boolean(spec.from_me), id, ...(spec.group ? { participant: `${spec.from}@s.whatsapp.net` } : {}) },
       messageTimestamp: Math.floor(Date.now() / 1000),
       pushName: spec.name ?? undefined,
       message: null,

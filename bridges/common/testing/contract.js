@@ -115,6 +115,16 @@ export function contractSuite(definition) {
       assert.equal(appliance.badSignatures, 0);
     });
 
+    it('ignores group, status-broadcast and own messages', T, async () => {
+      const from = mark();
+      await http.post(`/_fake/sessions/${S}/inbound`, { from: '51987654321', text: 'en el grupo', group: true });
+      await http.post(`/_fake/sessions/${S}/inbound`, { from: '51987654321', text: 'mi estado', status: true });
+      await http.post(`/_fake/sessions/${S}/inbound`, { from: '51987654321', text: 'desde mi teléfono', from_me: true });
+      const r = await http.post(`/_fake/sessions/${S}/inbound`, { from: '51987654321', text: 'directo' });
+      await appliance.waitFor((x) => x.type === 'message' && x.message.id === r.body.id, { from, what: 'direct message' });
+      assert.deepEqual(appliance.events.slice(from).filter((x) => x.type === 'message').map((x) => x.message.content.body), ['directo']);
+    });
+
     it('delivers inbound media inline as a data URL', T, async () => {
       const from = mark();
       await http.post(`/_fake/sessions/${S}/inbound`, {

@@ -82,10 +82,12 @@ class FakeVenom {
 
   fakeInbound(spec) {
     const idPart = spec.id ?? `FAKE${this.fakeNextId()}`;
-    const from = `${spec.from}@c.us`;
+    const from = spec.group ? '120363025246125888@g.us' : spec.status ? 'status@broadcast' : `${spec.from}@c.us`;
+    const fromMe = Boolean(spec.from_me);
     const m = {
-      id: `false_${from}_${idPart}`, body: '', type: 'chat', t: Math.floor(Date.now() / 1000),
-      notifyName: spec.name ?? '', from, to: `${FAKE_ME}@c.us`, fromMe: false, isGroupMsg: false, isMedia: false,
+      id: `${fromMe}_${from}_${idPart}`, body: '', type: 'chat', t: Math.floor(Date.now() / 1000),
+      notifyName: spec.name ?? '', from, to: `${FAKE_ME}@c.us`, fromMe, isGroupMsg: Boolean(spec.group), isMedia: false,
+      author: spec.group ? `${spec.from}@c.us` : undefined,
       sender: { id: from, pushname: spec.name ?? undefined, isMe: false },
       chatId: from,
     };

@@ -61,10 +61,12 @@ class FakeClient extends EventEmitter {
 
   fakeInbound(spec) {
     const idPart = spec.id ?? `FAKE${this.fakeNextId()}`;
-    const from = `${spec.from}@c.us`;
+    const from = spec.group ? '120363025246125888@g.us' : spec.status ? 'status@broadcast' : `${spec.from}@c.us`;
+    const fromMe = Boolean(spec.from_me);
     const m = {
-      id: { fromMe: false, remote: from, id: idPart, _serialized: `false_${from}_${idPart}` },
-      from, to: `${FAKE_ME}@c.us`, fromMe: false, isStatus: false, hasMedia: false, body: '', type: 'chat',
+      id: { fromMe, remote: from, id: idPart, _serialized: `${fromMe}_${from}_${idPart}` },
+      from, to: `${FAKE_ME}@c.us`, fromMe, isStatus: from === 'status@broadcast',
+      author: spec.group ? `${spec.from}@c.us` : undefined, hasMedia: false, body: '', type: 'chat',
       timestamp: Math.floor(Date.now() / 1000), _data: { notifyName: spec.name ?? undefined },
       getContact: async () => ({ number: spec.from, pushname: spec.name }),
     };
