@@ -52,7 +52,8 @@ export class Session {
     const gen = ++this.generation;
     this.record.stopped = false;
     this.manager.saveRecord(this.record);
-    this.setState('starting', null);
+    // Keep the reason of a reconnect so a long outage is one state event, not one per retry.
+    if (this.state !== 'starting') this.setState('starting', null);
     fs.mkdirSync(this.authDir, { recursive: true, mode: 0o700 });
     this.adapter = new this.manager.Adapter({
       name: this.name, authDir: this.authDir, factory: this.manager.factory,
