@@ -129,7 +129,7 @@ export class Session {
     this.restarts += 1;
     const delay = Math.min(this.config.reconnectMaxMs, this.config.reconnectMinMs * 2 ** Math.min(this.restarts - 1, 20));
     (async () => {
-      await old?.stop().catch((err) => this.log.warn('stopping old client failed', { err: String(err) }));
+      await this.stopAdapter(old);
       await sleep(delay);
       if (gen === this.generation) await this.start();
     })();
@@ -140,7 +140,7 @@ export class Session {
     const old = this.adapter;
     this.adapter = null;
     this.stopWatchdog();
-    await old?.stop().catch(() => {});
+    await this.stopAdapter(old);
     this.wipeCredentials();
     this.me = null;
     this.record.stopped = true;
@@ -161,7 +161,7 @@ export class Session {
     this.stopWatchdog();
     if (old) {
       await withTimeout(old.logout(), 15000).catch((err) => this.log.warn('logout failed; wiping anyway', { err: String(err) }));
-      await old.stop().catch(() => {});
+      await this.stopAdapter(old);
     }
     this.wipeCredentials();
     if (this.state !== 'logged_out') this.setState('logged_out', 'deleted');
@@ -171,7 +171,14 @@ export class Session {
   async shutdown() {
     ++this.generation;
     this.stopWatchdog();
-    await this.adapter?.stop().catch(() => {});
+    await this.stopAdapter(this.adapter);
+  }
+
+  /** Stops a client without ever hanging the session (a wedged browser must not block a restart). */
+  async stopAdapter(adapter) {
+    if (!adapter) return;
+    await withTimeout(Promise.resolve().then(() => adapter.stop()), 15000)
+      .catch((err) => this.log.warn('stopping client failed', { err: String(err) }));
   }
 
   startWatchdog() {
