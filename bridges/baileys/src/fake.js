@@ -50,7 +50,7 @@ class FakeSocket {
     const id = this.fakeNextId();
     const to = jid.split('@')[0];
     const kind = ['image', 'video', 'audio', 'document', 'sticker'].find((k) => content[k]) ?? 'text';
-    const buf = content[kind];
+    const buf = kind === 'text' ? null : content[kind];
     this.fakeSent.push(sentRecord({
       id, to, kind, text: content.text ?? null, caption: content.caption ?? null,
       filename: content.fileName ?? null, mime: content.mimetype ?? null, bytes: buf?.length ?? null,
