@@ -31,6 +31,7 @@ export function loadConfig(env = process.env) {
     watchdogIntervalMs: int(env, 'BRIDGE_WATCHDOG_INTERVAL_MS', 30000),
     watchdogTimeoutMs: int(env, 'BRIDGE_WATCHDOG_TIMEOUT_MS', 10000),
     watchdogFailures: int(env, 'BRIDGE_WATCHDOG_FAILURES', 3),
+    startTimeoutMs: int(env, 'BRIDGE_START_TIMEOUT_MS', 180000),
     reconnectMinMs: int(env, 'BRIDGE_RECONNECT_MIN_MS', 2000),
     reconnectMaxMs: int(env, 'BRIDGE_RECONNECT_MAX_MS', 60000),
     mediaInlineMaxBytes: int(env, 'BRIDGE_MEDIA_INLINE_MAX_BYTES', 5 * 1024 * 1024),

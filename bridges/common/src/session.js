@@ -50,6 +50,7 @@ export class Session {
   /** Starts (or restarts) the library client. */
   async start() {
     const gen = ++this.generation;
+    this.startedAt = Date.now();
     this.record.stopped = false;
     this.manager.saveRecord(this.record);
     // Keep the reason of a reconnect so a long outage is one state event, not one per retry.
@@ -195,6 +196,11 @@ export class Session {
   }
 
   async watchdogTick() {
+    // A client that never gets past starting (hung browser, half-open socket) is rebuilt too.
+    if (this.state === 'starting' && this.adapter && Date.now() - this.startedAt > this.config.startTimeoutMs) {
+      this.scheduleRestart(`start timed out after ${this.config.startTimeoutMs} ms`);
+      return;
+    }
     if (this.state !== 'connected' || !this.adapter || this.checking) return;
     const gen = this.generation;
     this.checking = true;

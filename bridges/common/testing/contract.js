@@ -16,7 +16,7 @@ export function testConfig(dataDir, extra = {}) {
     host: '127.0.0.1', port: 0, token: TOKEN, dataDir, fake: true,
     defaultWebhookUrl: null, defaultWebhookSecret: null,
     retryMinMs: 50, retryMaxMs: 400, webhookTimeoutMs: 2000,
-    watchdogIntervalMs: 100, watchdogTimeoutMs: 150, watchdogFailures: 2,
+    watchdogIntervalMs: 100, watchdogTimeoutMs: 150, watchdogFailures: 2, startTimeoutMs: 10000,
     reconnectMinMs: 30, reconnectMaxMs: 300,
     mediaInlineMaxBytes: 1024 * 1024, mediaFetchMaxBytes: 8 * 1024 * 1024,
     chromiumPath: null, logLevel: process.env.BRIDGE_LOG_LEVEL || 'silent',
