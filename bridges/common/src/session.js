@@ -84,7 +84,7 @@ export class Session {
       },
       reconnect: (reason) => { if (live()) this.scheduleRestart(reason); },
       loggedOut: (reason) => { if (live()) this.loggedOut(reason ?? 'logged out from the phone'); },
-      failed: (reason) => { if (live()) { this.stopWatchdog(); this.setState('failed', reason); } },
+      failed: (reason) => { if (live()) this.fail(reason); },
       message: (m) => { if (live()) this.emit('message', { message: m }); },
       ack: (a) => { if (live()) this.emit('ack', { ack: { error: null, ...a } }); },
     };
@@ -134,6 +134,16 @@ export class Session {
       await sleep(delay);
       if (gen === this.generation) await this.start();
     })();
+  }
+
+  /** Not retried on its own (banned, or taken over by another client): POST starts it again. */
+  async fail(reason) {
+    ++this.generation;
+    const old = this.adapter;
+    this.adapter = null;
+    this.stopWatchdog();
+    this.setState('failed', reason);
+    await this.stopAdapter(old);
   }
 
   async loggedOut(reason) {
