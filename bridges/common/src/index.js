@@ -1,4 +1,5 @@
 // Entry point shared by the three bridges: `runBridge(definition)` from each bridge's main.js.
+import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from './config.js';
 import { makeLogger } from './log.js';
@@ -44,8 +45,25 @@ export async function startBridge(definition, config = loadConfig()) {
   };
 }
 
+/**
+ * Throws unless `p` is an executable browser. Called before every Puppeteer launch: when the
+ * path is wrong, venom-bot would otherwise try to download Chrome (curl + sudo dpkg) and
+ * crash the process from a callback.
+ */
+export function assertBrowser(p) {
+  if (!p) throw new Error('PUPPETEER_EXECUTABLE_PATH must point to the system Chromium');
+  try { fs.accessSync(p, fs.constants.X_OK); } catch {
+    throw new Error(`no executable browser at PUPPETEER_EXECUTABLE_PATH=${p}`);
+  }
+}
+
 /** CLI wrapper: starts the bridge and shuts it down cleanly on SIGTERM/SIGINT. */
 export async function runBridge(definition) {
+  // Browser libraries leak rejected promises (closed pages, detached frames); the watchdog
+  // deals with the session, the process must not die for it. A thrown exception still does.
+  process.on('unhandledRejection', (err) => {
+    process.stderr.write(JSON.stringify({ t: new Date().toISOString(), level: 'error', msg: 'unhandled rejection', bridge: definition.kind, err: String(err?.stack ?? err) }) + '\n');
+  });
   let bridge;
   try {
     bridge = await startBridge(definition);

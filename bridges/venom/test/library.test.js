@@ -16,3 +16,18 @@ test('venom-bot exports create() and a client with the methods the adapter calls
     'onStateChange', 'getConnectionState', 'isConnected', 'getHostDevice', 'decryptFile', 'logout', 'close', 'useHere'];
   assert.deepEqual(used.filter((n) => !names.has(n)), []);
 });
+
+test('the real bridge refuses to start without a usable system browser (and never downloads one)', { timeout: 15000 }, async () => {
+  const { spawnBridge } = await import('@dashoffice/bridge-common/testing');
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bridge-nobrowser-'));
+  const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
+  await assert.rejects(
+    spawnBridge(main, { BRIDGE_TOKEN: 'no-browser-token', BRIDGE_DATA_DIR: dir, PUPPETEER_EXECUTABLE_PATH: path.join(dir, 'no-chromium') }),
+    /exited with 1: .*no executable browser at PUPPETEER_EXECUTABLE_PATH/s,
+  );
+  fs.rmSync(dir, { recursive: true, force: true });
+});

@@ -19,3 +19,18 @@ test('whatsapp-web.js exports Client, LocalAuth, MessageMedia and the events we 
   assert.equal(w.WAState.CONNECTED, 'CONNECTED');
   assert.equal(w.WAState.UNPAIRED, 'UNPAIRED');
 });
+
+test('the real bridge refuses to start without a usable system browser (and never downloads one)', { timeout: 15000 }, async () => {
+  const { spawnBridge } = await import('@dashoffice/bridge-common/testing');
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { fileURLToPath } = await import('node:url');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bridge-nobrowser-'));
+  const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
+  await assert.rejects(
+    spawnBridge(main, { BRIDGE_TOKEN: 'no-browser-token', BRIDGE_DATA_DIR: dir, PUPPETEER_EXECUTABLE_PATH: path.join(dir, 'no-chromium') }),
+    /exited with 1: .*no executable browser at PUPPETEER_EXECUTABLE_PATH/s,
+  );
+  fs.rmSync(dir, { recursive: true, force: true });
+});
