@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// DashOffice Baileys bridge. Configuration: environment (see bridges/README.md).
+import { runBridge } from '@dashoffice/bridge-common';
+import { bridge } from './index.js';
+
+runBridge(bridge);

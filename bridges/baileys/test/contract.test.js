@@ -1,0 +1,4 @@
+import { contractSuite } from '@dashoffice/bridge-common/testing';
+import { bridge } from '../src/index.js';
+
+contractSuite(bridge);

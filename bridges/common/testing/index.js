@@ -1,0 +1,3 @@
+export { startAppliance, PIXEL_PNG } from './appliance.js';
+export { contractSuite, testConfig, api } from './contract.js';
+export { spawnBridge } from './process.js';
