@@ -46,7 +46,15 @@ fn start(dir: &std::path::Path) -> (Child, String) {
 async fn a_killed_server_delivers_every_queued_message_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     let status = Command::new(BIN)
-        .args(["user", "add", "--email", "o@example.com", "--tenant", "T", "--data-dir"])
+        .args([
+            "user",
+            "add",
+            "--email",
+            "o@example.com",
+            "--tenant",
+            "T",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .env("DASHOFFICE_NEW_PASSWORD", "a-long-password")
         .status()
@@ -60,7 +68,12 @@ async fn a_killed_server_delivers_every_queued_message_after_restart() {
     let login: Value = http
         .post(format!("{base}/api/auth/login"))
         .json(&json!({"email": "o@example.com", "password": "a-long-password"}))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let token = login["access_token"].as_str().unwrap().to_string();
     let bot: Value = http
         .post(format!("{base}/api/bots"))
@@ -82,7 +95,11 @@ async fn a_killed_server_delivers_every_queued_message_after_restart() {
     // Let the provider accept, then kill -9 while sends are flowing.
     standin.clear();
     standin.set_mode(support::standins::Mode::Ok);
-    assert!(standin.wait_for_accepted(150, Duration::from_secs(60)).await);
+    assert!(
+        standin
+            .wait_for_accepted(150, Duration::from_secs(60))
+            .await
+    );
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let before_restart = standin.accepted().len();
@@ -92,24 +109,43 @@ async fn a_killed_server_delivers_every_queued_message_after_restart() {
     loop {
         let mut seen: HashMap<String, usize> = HashMap::new();
         for r in standin.accepted() {
-            *seen.entry(r.body["text"]["body"].as_str().unwrap_or("").to_string()).or_default() += 1;
+            *seen
+                .entry(r.body["text"]["body"].as_str().unwrap_or("").to_string())
+                .or_default() += 1;
         }
         if seen.len() == 1000 {
             let dups: usize = seen.values().map(|n| n - 1).sum();
-            println!("delivered 1000 distinct, {before_restart} before the kill, {dups} duplicate(s)");
-            assert!(dups <= CONCURRENCY, "{dups} duplicates > {CONCURRENCY} concurrent sends");
+            println!(
+                "delivered 1000 distinct, {before_restart} before the kill, {dups} duplicate(s)"
+            );
+            assert!(
+                dups <= CONCURRENCY,
+                "{dups} duplicates > {CONCURRENCY} concurrent sends"
+            );
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "only {} of 1000 delivered", seen.len());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of 1000 delivered",
+            seen.len()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Per contact, the order held across the crash (ignoring resent duplicates).
     let mut last: HashMap<String, usize> = HashMap::new();
     for r in standin.accepted() {
-        let n: usize = r.body["text"]["body"].as_str().unwrap().trim_start_matches("msg-").parse().unwrap();
+        let n: usize = r.body["text"]["body"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("msg-")
+            .parse()
+            .unwrap();
         let to = r.body["to"].as_str().unwrap().to_string();
         let prev = last.entry(to).or_insert(n);
-        assert!(n + CONCURRENCY * 50 >= *prev, "order broken badly: {n} after {prev}");
+        assert!(
+            n + CONCURRENCY * 50 >= *prev,
+            "order broken badly: {n} after {prev}"
+        );
         *prev = (*prev).max(n);
     }
     // SAFETY: plain kill(2) on our own child.

@@ -106,6 +106,29 @@ fn into_new(body: BotBody) -> NewBot {
     }
 }
 
+/// Asks QR-paired bridges to start (or resume) the bot's sessions, in the background:
+/// a bridge that is down must not fail the save.
+async fn start_sessions(state: &AppState, bot: &Bot) {
+    let Ok(Some(live)) = state.live_bot(bot.id).await else {
+        return;
+    };
+    let base = public_base(state);
+    for (cfg, ch) in bot.channels.iter().zip(live.channels.iter()) {
+        if !cfg.config.kind().is_bridge() {
+            continue;
+        }
+        let (ch, url) = (
+            ch.clone(),
+            bot.webhook_url(&base, &cfg.config).unwrap_or_default(),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = ch.start(&url).await {
+                tracing::warn!(error = %e, "bridge session did not start");
+            }
+        });
+    }
+}
+
 fn public_base(state: &AppState) -> String {
     state.config.public_base()
 }
@@ -155,6 +178,7 @@ async fn create(
             Ok(b)
         })
         .await?;
+    start_sessions(&state, &bot).await;
     Ok((StatusCode::CREATED, Json(bot.to_api(&public_base(&state)))))
 }
 
@@ -195,6 +219,7 @@ async fn update(
     if let Ok(mut c) = state.outbox.circuits.lock() {
         c.forget(|k| k.0 == id);
     }
+    start_sessions(&state, &bot).await;
     Ok(Json(bot.to_api(&public_base(&state))))
 }
 

@@ -219,6 +219,31 @@ impl Channel for BridgeChannel {
             })
     }
 
+    async fn start(&self, webhook_url: &str) -> Result<(), SendError> {
+        let resp = self
+            .env
+            .http
+            .post(self.session_url(""))
+            .bearer_auth(&self.config.bridge_token)
+            .timeout(self.env.timeout)
+            .json(&serde_json::json!({
+                "webhook_url": webhook_url,
+                "webhook_secret": self.config.webhook_secret,
+            }))
+            .send()
+            .await
+            .map_err(|e| SendError::from_transport(&e))?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| SendError::from_transport(&e))?;
+        if !status.is_success() {
+            return Err(classify_error(status, &body, None));
+        }
+        Ok(())
+    }
+
     async fn status(&self) -> ChannelStatus {
         let session = match self.get_json("").await {
             Ok(v) => v,

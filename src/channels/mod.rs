@@ -357,6 +357,12 @@ pub trait Channel: Send + Sync {
         Ok(None)
     }
 
+    /// Starts or resumes the provider-side session (QR-paired bridges), telling it where to
+    /// send webhooks. A no-op for providers configured in their own console.
+    async fn start(&self, _webhook_url: &str) -> Result<(), SendError> {
+        Ok(())
+    }
+
     /// The GET subscription handshake (Cloud API): returns the challenge to echo back.
     fn verify_handshake(&self, _query: &str) -> Result<String, AuthError> {
         Err(AuthError::Unsupported)

@@ -44,9 +44,11 @@ impl TestServer {
     }
 
     /// Boots on an existing directory (for restart tests).
-    pub async fn boot(dir: tempfile::TempDir, config: Config) -> TestServer {
+    pub async fn boot(dir: tempfile::TempDir, mut config: Config) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        // Providers (bridges, Twilio signatures) must see the address we really listen on.
+        config.listen = addr;
         let app = dashoffice::build(config).await.expect("app builds");
         let state = app.state.clone();
         let (tx, rx) = oneshot::channel::<()>();
