@@ -28,6 +28,8 @@ fn bridges_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bridges")
 }
 
+// `Bridge::drop` kills and waits for the child.
+#[allow(clippy::zombie_processes)]
 fn start_bridge() -> Bridge {
     let dir = bridges_dir();
     if !dir.join("node_modules").exists() {

@@ -14,6 +14,8 @@ use support::standins::StandIn;
 const BIN: &str = env!("CARGO_BIN_EXE_dashoffice");
 const CONCURRENCY: usize = 8;
 
+// The child is killed and waited for by the test; a panic ends the test process anyway.
+#[allow(clippy::zombie_processes)]
 fn start(dir: &std::path::Path) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
