@@ -42,6 +42,8 @@ pub struct Inner {
     /// Live channels per bot.
     pub registry: crate::bots::registry::Registry,
     pub outbox: crate::outbox::worker::OutboxRuntime,
+    /// Live inbox events for SSE.
+    pub live: crate::live::Hub,
     /// Signalled when inbound messages are stored.
     pub inbound_wake: tokio::sync::Notify,
     revoked_sessions: RwLock<HashSet<String>>,
@@ -176,6 +178,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         ),
         outbox: crate::outbox::worker::OutboxRuntime::new(&config.outbox),
         inbound_wake: tokio::sync::Notify::new(),
+        live: crate::live::Hub::default(),
         http,
         revoked_sessions: RwLock::new(revoked.into_iter().collect()),
         key_touches: Mutex::new(HashMap::new()),

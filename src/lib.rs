@@ -15,6 +15,7 @@ pub mod conversations;
 pub mod demo;
 pub mod error;
 pub mod ids;
+pub mod live;
 pub mod messages;
 pub mod money;
 pub mod outbox;

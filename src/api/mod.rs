@@ -5,6 +5,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod bots;
+mod conversations;
 mod health;
 pub mod json;
 mod outbox;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tenant::routes())
         .merge(audit::routes())
         .merge(bots::routes())
+        .merge(conversations::routes())
         .merge(outbox::routes());
 
     let body_limit = state.config.body_limit_bytes;

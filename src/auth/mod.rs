@@ -90,18 +90,22 @@ impl FromRequestParts<AppState> for Auth {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                AppError::unauthorized(
+            .and_then(|v| v.to_str().ok());
+        let query_token = query_token(parts);
+        let token = match (header, &query_token) {
+            (Some(h), _) => h
+                .strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+                .ok_or_else(|| AppError::unauthorized("bad_token", "expected a Bearer token"))?
+                .trim(),
+            (None, Some(t)) => t.as_str(),
+            (None, None) => {
+                return Err(AppError::unauthorized(
                     "missing_token",
                     "an Authorization: Bearer token is required",
-                )
-            })?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| AppError::unauthorized("bad_token", "expected a Bearer token"))?
-            .trim();
+                ))
+            }
+        };
         let auth = if token.starts_with(tokens::API_KEY_PREFIX) {
             let hash = tokens::hash_secret(token);
             let found = state
@@ -144,6 +148,16 @@ impl FromRequestParts<AppState> for Auth {
         parts.extensions.insert(auth.clone());
         Ok(auth)
     }
+}
+
+/// `?access_token=` is accepted only for the SSE stream (EventSource cannot send headers).
+fn query_token(parts: &Parts) -> Option<String> {
+    if parts.uri.path() != "/api/events" {
+        return None;
+    }
+    form_urlencoded::parse(parts.uri.query()?.as_bytes())
+        .find(|(k, _)| k == "access_token")
+        .map(|(_, v)| v.into_owned())
 }
 
 /// A minimum role as a type, for [`Require`].

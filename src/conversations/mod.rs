@@ -3,3 +3,4 @@
 //! flow engine exactly once per inbound message (DESIGN §5).
 
 pub mod intake;
+pub mod store;

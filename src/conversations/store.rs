@@ -1,0 +1,194 @@
+//! Conversations and their messages as the inbox shows them. Tenant-scoped.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+use crate::ids::{now_text, BotId, ConversationId, TenantId, UserId};
+use crate::store::DbError;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub bot_id: BotId,
+    pub contact_phone: String,
+    pub contact_name: Option<String>,
+    pub status: String,
+    pub assigned_user: Option<String>,
+    pub unread: i64,
+    pub last_message_at: String,
+    pub created_at: String,
+    pub last_message_preview: Option<String>,
+}
+
+const COLS: &str = "c.id, c.bot_id, c.contact_phone, c.contact_name, c.status, c.assigned_user, c.unread, c.last_message_at, c.created_at,
+    (SELECT m.content FROM messages m WHERE m.conversation_id = c.id AND m.kind IN ('customer','reply') ORDER BY m.id DESC LIMIT 1)";
+
+fn row(r: &Row) -> rusqlite::Result<Conversation> {
+    let last: Option<String> = r.get(9)?;
+    Ok(Conversation {
+        id: r.get(0)?,
+        bot_id: r.get(1)?,
+        contact_phone: r.get(2)?,
+        contact_name: r.get(3)?,
+        status: r.get(4)?,
+        assigned_user: r.get(5)?,
+        unread: r.get(6)?,
+        last_message_at: r.get(7)?,
+        created_at: r.get(8)?,
+        last_message_preview: last.and_then(|l| preview(&l)),
+    })
+}
+
+/// A short text for a message's content JSON.
+pub fn preview(content_json: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(content_json).ok()?;
+    let text = v["body"]
+        .as_str()
+        .or(v["title"].as_str())
+        .or(v["caption"].as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("[{}]", v["type"].as_str().unwrap_or("?")));
+    Some(text.chars().take(120).collect())
+}
+
+pub struct Filter {
+    pub bot: Option<BotId>,
+    pub status: Option<String>,
+    pub unread: Option<bool>,
+    pub assigned: Option<String>,
+    /// Cursor: (last_message_at, id) of the last row seen.
+    pub before: Option<(String, String)>,
+    pub limit: u32,
+}
+
+pub fn list(c: &Connection, tenant: TenantId, f: &Filter) -> Result<Vec<Conversation>, DbError> {
+    let (bts, bid) = f.before.clone().unzip();
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {COLS} FROM conversations c
+         WHERE c.tenant_id = ?1 AND (?2 IS NULL OR c.bot_id = ?2) AND (?3 IS NULL OR c.status = ?3)
+           AND (?4 IS NULL OR (?4 = 1 AND c.unread > 0) OR (?4 = 0 AND c.unread = 0))
+           AND (?5 IS NULL OR c.assigned_user = ?5)
+           AND (?6 IS NULL OR c.last_message_at < ?6 OR (c.last_message_at = ?6 AND c.id < ?7))
+         ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?8"
+    ))?;
+    let rows = st.query_map(
+        params![tenant, f.bot, f.status, f.unread, f.assigned, bts, bid, f.limit],
+        row,
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn get(c: &Connection, tenant: TenantId, id: ConversationId) -> Result<Option<Conversation>, DbError> {
+    Ok(c
+        .query_row(
+            &format!("SELECT {COLS} FROM conversations c WHERE c.tenant_id = ?1 AND c.id = ?2"),
+            params![tenant, id],
+            row,
+        )
+        .optional()?)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub id: i64,
+    pub direction: String,
+    pub kind: String,
+    pub content: serde_json::Value,
+    pub status: String,
+    pub error: Option<String>,
+    pub author: Option<String>,
+    pub channel: Option<String>,
+    pub created_at: String,
+}
+
+pub fn message_from_row(r: &Row) -> rusqlite::Result<Message> {
+    let content: String = r.get(3)?;
+    Ok(Message {
+        id: r.get(0)?,
+        direction: r.get(1)?,
+        kind: r.get(2)?,
+        content: serde_json::from_str(&content).unwrap_or(serde_json::Value::Null),
+        status: r.get(4)?,
+        error: r.get(5)?,
+        author: r.get(6)?,
+        channel: r.get(7)?,
+        created_at: r.get(8)?,
+    })
+}
+
+pub const MESSAGE_COLS: &str = "id, direction, kind, content, status, error, author, channel, created_at";
+
+/// Customer messages and replies (system inputs stay internal), newest first.
+pub fn messages(
+    c: &Connection,
+    tenant: TenantId,
+    conversation: ConversationId,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Vec<Message>, DbError> {
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLS} FROM messages
+         WHERE tenant_id = ?1 AND conversation_id = ?2 AND kind IN ('customer','reply')
+           AND (?3 IS NULL OR id < ?3)
+         ORDER BY id DESC LIMIT ?4"
+    ))?;
+    let rows = st.query_map(params![tenant, conversation, before, limit], message_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn message(c: &Connection, id: i64) -> Result<Option<Message>, DbError> {
+    Ok(c
+        .query_row(
+            &format!("SELECT {MESSAGE_COLS} FROM messages WHERE id = ?1"),
+            [id],
+            message_from_row,
+        )
+        .optional()?)
+}
+
+pub fn set_status(
+    c: &Connection,
+    tenant: TenantId,
+    id: ConversationId,
+    status: &str,
+    assigned: Option<UserId>,
+) -> Result<bool, DbError> {
+    Ok(c.execute(
+        "UPDATE conversations SET status = ?3, assigned_user = ?4 WHERE tenant_id = ?1 AND id = ?2",
+        params![tenant, id, status, assigned.map(|u| u.to_string())],
+    )? > 0)
+}
+
+pub fn mark_read(c: &Connection, tenant: TenantId, id: ConversationId) -> Result<bool, DbError> {
+    Ok(c.execute(
+        "UPDATE conversations SET unread = 0 WHERE tenant_id = ?1 AND id = ?2",
+        params![tenant, id],
+    )? > 0)
+}
+
+/// Queues a system input (release, reset, order result, ...) for the conversation's
+/// processor, ordered with the customer's messages. `source_key` makes it idempotent.
+pub fn push_system_input(
+    c: &Connection,
+    tenant: TenantId,
+    bot: BotId,
+    conversation: ConversationId,
+    input: &serde_json::Value,
+    source_key: Option<&str>,
+) -> Result<Option<i64>, DbError> {
+    if let Some(key) = source_key {
+        let exists = c
+            .query_row("SELECT 1 FROM messages WHERE source_key = ?1", [key], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if exists {
+            return Ok(None);
+        }
+    }
+    c.execute(
+        "INSERT INTO messages (tenant_id, bot_id, conversation_id, direction, kind, content, status, source_key, created_at)
+         VALUES (?1, ?2, ?3, 'in', 'system', ?4, 'received', ?5, ?6)",
+        params![tenant, bot, conversation, input.to_string(), source_key, now_text()],
+    )?;
+    Ok(Some(c.last_insert_rowid()))
+}
