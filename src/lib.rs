@@ -1,2 +1,3 @@
 //! DashOffice: a self-hosted WhatsApp commerce appliance.
+pub mod engine;
 pub mod messages;
