@@ -2,3 +2,4 @@
 pub mod hours;
 pub mod model;
 pub mod template;
+pub mod validators;
