@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod conversations;
 pub mod demo;
+pub mod engine;
 pub mod error;
 pub mod ids;
 pub mod live;
