@@ -14,6 +14,7 @@ pub mod error;
 pub mod ids;
 pub mod messages;
 pub mod money;
+pub mod shop;
 pub mod store;
 pub mod telemetry;
 pub mod workers;
