@@ -4,8 +4,13 @@
 mod api_keys;
 mod audit;
 mod auth;
+mod customers;
 mod health;
 pub mod json;
+pub mod openapi;
+mod orders;
+mod products;
+mod sellers;
 mod tenant;
 mod users;
 
@@ -47,7 +52,12 @@ pub fn router(state: AppState) -> Router {
         .merge(users::routes())
         .merge(api_keys::routes())
         .merge(tenant::routes())
-        .merge(audit::routes());
+        .merge(audit::routes())
+        .merge(products::routes())
+        .merge(customers::routes())
+        .merge(sellers::routes())
+        .merge(orders::routes())
+        .merge(openapi::routes());
 
     let body_limit = state.config.body_limit_bytes;
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
