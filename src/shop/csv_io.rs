@@ -116,11 +116,14 @@ fn read_sheet(
             Err(e) => {
                 let line = e.position().map(|p| p.line()).unwrap_or(0);
                 let col = match e.kind() {
-                    csv::ErrorKind::UnequalLengths { len, .. } => *len as usize,
+                    // The first missing column of a short row, the first extra of a long one.
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => (*len).min(*expected_len) as usize,
                     csv::ErrorKind::Utf8 { err, .. } => err.field(),
                     _ => 0,
                 };
-                let name = header.get(col).map(String::as_str).unwrap_or("row");
+                let name = header.get(col).map(String::as_str).unwrap_or("extra");
                 let msg = match e.kind() {
                     csv::ErrorKind::UnequalLengths {
                         expected_len, len, ..

@@ -71,9 +71,12 @@ impl Status {
         }
     }
 
-    /// Stock of the items is taken while the order is in this state.
+    /// The items' stock has been taken in this state (from confirm on, until cancelled).
     pub fn holds_stock(self) -> bool {
-        matches!(self, Status::Confirmed | Status::Paid | Status::Shipped)
+        matches!(
+            self,
+            Status::Confirmed | Status::Paid | Status::Shipped | Status::Delivered
+        )
     }
 }
 
@@ -720,4 +723,28 @@ pub fn set_status(
         json!({"before": {"status": from}, "after": {"status": to}, "number": order.number}),
     )?;
     get(c, tenant, id)?.ok_or(ShopError::NotFound("order"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_non_final_state_may_cancel_and_final_states_go_nowhere() {
+        for s in Status::ALL {
+            let finals = matches!(s, Status::Delivered | Status::Cancelled);
+            assert_eq!(s.allowed().is_empty(), finals, "{s:?}");
+            assert_eq!(s.allowed().contains(&Status::Cancelled), !finals, "{s:?}");
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+    }
+
+    #[test]
+    fn stock_is_held_from_confirm_until_cancel() {
+        let held: Vec<Status> = Status::ALL.into_iter().filter(|s| s.holds_stock()).collect();
+        assert_eq!(
+            held,
+            [Status::Confirmed, Status::Paid, Status::Shipped, Status::Delivered]
+        );
+    }
 }
