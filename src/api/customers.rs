@@ -59,7 +59,10 @@ pub(crate) async fn list(
     };
     let tenant = auth.tenant;
     Ok(Json(
-        shop::read(&state.db, move |c| customers::list(c, tenant, &filter, &cursor)).await?,
+        shop::read(&state.db, move |c| {
+            customers::list(c, tenant, &filter, &cursor)
+        })
+        .await?,
     ))
 }
 

@@ -68,24 +68,114 @@ pub struct ApiDoc;
 
 /// Routes documented by hand: (method, path, tag, summary, success status).
 pub const PLAIN_ROUTES: &[(&str, &str, &str, &str, &str)] = &[
-    ("get", "/health", "system", "Health of the stores (no auth)", "200"),
+    (
+        "get",
+        "/health",
+        "system",
+        "Health of the stores (no auth)",
+        "200",
+    ),
     ("get", "/metrics", "system", "Prometheus metrics", "200"),
-    ("post", "/api/auth/login", "auth", "Log in with e-mail and password; returns an access and a refresh token", "200"),
-    ("post", "/api/auth/refresh", "auth", "Swap a refresh token for a new pair (rotation; reuse revokes the family)", "200"),
-    ("post", "/api/auth/logout", "auth", "Revoke this session", "204"),
-    ("get", "/api/auth/me", "auth", "The caller: user, tenant and role", "200"),
-    ("post", "/api/auth/register", "auth", "Create a tenant and its owner", "201"),
-    ("get", "/api/users", "users", "List the tenant's users (admin)", "200"),
-    ("post", "/api/users", "users", "Create a user (admin)", "201"),
+    (
+        "post",
+        "/api/auth/login",
+        "auth",
+        "Log in with e-mail and password; returns an access and a refresh token",
+        "200",
+    ),
+    (
+        "post",
+        "/api/auth/refresh",
+        "auth",
+        "Swap a refresh token for a new pair (rotation; reuse revokes the family)",
+        "200",
+    ),
+    (
+        "post",
+        "/api/auth/logout",
+        "auth",
+        "Revoke this session",
+        "204",
+    ),
+    (
+        "get",
+        "/api/auth/me",
+        "auth",
+        "The caller: user, tenant and role",
+        "200",
+    ),
+    (
+        "post",
+        "/api/auth/register",
+        "auth",
+        "Create a tenant and its owner",
+        "201",
+    ),
+    (
+        "get",
+        "/api/users",
+        "users",
+        "List the tenant's users (admin)",
+        "200",
+    ),
+    (
+        "post",
+        "/api/users",
+        "users",
+        "Create a user (admin)",
+        "201",
+    ),
     ("get", "/api/users/{id}", "users", "One user (admin)", "200"),
-    ("put", "/api/users/{id}", "users", "Change a user (admin)", "200"),
-    ("delete", "/api/users/{id}", "users", "Delete a user (admin)", "204"),
-    ("get", "/api/api-keys", "api-keys", "List API keys (admin)", "200"),
-    ("post", "/api/api-keys", "api-keys", "Create an API key; the secret is shown once (admin)", "201"),
-    ("delete", "/api/api-keys/{id}", "api-keys", "Revoke an API key (admin)", "204"),
+    (
+        "put",
+        "/api/users/{id}",
+        "users",
+        "Change a user (admin)",
+        "200",
+    ),
+    (
+        "delete",
+        "/api/users/{id}",
+        "users",
+        "Delete a user (admin)",
+        "204",
+    ),
+    (
+        "get",
+        "/api/api-keys",
+        "api-keys",
+        "List API keys (admin)",
+        "200",
+    ),
+    (
+        "post",
+        "/api/api-keys",
+        "api-keys",
+        "Create an API key; the secret is shown once (admin)",
+        "201",
+    ),
+    (
+        "delete",
+        "/api/api-keys/{id}",
+        "api-keys",
+        "Revoke an API key (admin)",
+        "204",
+    ),
     ("get", "/api/tenant", "tenant", "The shop's settings", "200"),
-    ("put", "/api/tenant", "tenant", "Change the shop's settings (admin)", "200"),
-    ("get", "/api/audit", "audit", "The audit log, newest first (admin)", "200"),
+    (
+        "put",
+        "/api/tenant",
+        "tenant",
+        "Change the shop's settings (admin)",
+        "200",
+    ),
+    (
+        "get",
+        "/api/audit",
+        "audit",
+        "The audit log, newest first (admin)",
+        "200",
+    ),
 ];
 
 /// The OpenAPI document (this one); no auth.
@@ -150,7 +240,8 @@ impl Modify for PlainRoutes {
                         .required(Required::True),
                 );
             }
-            doc.paths.add_path_operation(*path, vec![method], op.build());
+            doc.paths
+                .add_path_operation(*path, vec![method], op.build());
         }
     }
 }

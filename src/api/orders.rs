@@ -35,7 +35,11 @@ fn instant(field: &str, s: &str, end: bool) -> Result<String, FieldError> {
     }
     let day = NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|_| FieldError::new(field, "must be RFC 3339 or YYYY-MM-DD"))?;
-    let day = if end { day.succ_opt().unwrap_or(day) } else { day };
+    let day = if end {
+        day.succ_opt().unwrap_or(day)
+    } else {
+        day
+    };
     let t = day
         .and_hms_opt(0, 0, 0)
         .ok_or_else(|| FieldError::new(field, "is not a date"))?;
@@ -48,7 +52,8 @@ pub(crate) fn date_range(
     to: Option<&str>,
 ) -> AppResult<(Option<String>, Option<String>)> {
     let mut check = Check::new();
-    let mut one = |field: &str, v: Option<&str>, end: bool| match v.filter(|v| !v.trim().is_empty()) {
+    let mut one = |field: &str, v: Option<&str>, end: bool| match v.filter(|v| !v.trim().is_empty())
+    {
         Some(v) => match instant(field, v, end) {
             Ok(t) => Some(t),
             Err(e) => {
@@ -102,7 +107,10 @@ pub(crate) async fn list(
     };
     let tenant = auth.tenant;
     Ok(Json(
-        shop::read(&state.db, move |c| orders::list(c, tenant, &filter, &cursor)).await?,
+        shop::read(&state.db, move |c| {
+            orders::list(c, tenant, &filter, &cursor)
+        })
+        .await?,
     ))
 }
 

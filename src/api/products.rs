@@ -64,7 +64,10 @@ pub(crate) async fn list(
         q: q.q,
     };
     let tenant = auth.tenant;
-    let page = shop::read(&state.db, move |c| products::list(c, tenant, &filter, &cursor)).await?;
+    let page = shop::read(&state.db, move |c| {
+        products::list(c, tenant, &filter, &cursor)
+    })
+    .await?;
     Ok(Json(page))
 }
 

@@ -53,7 +53,10 @@ pub(crate) async fn list(
     };
     let tenant = auth.tenant;
     Ok(Json(
-        shop::read(&state.db, move |c| sellers::list(c, tenant, &filter, &cursor)).await?,
+        shop::read(&state.db, move |c| {
+            sellers::list(c, tenant, &filter, &cursor)
+        })
+        .await?,
     ))
 }
 

@@ -741,10 +741,18 @@ mod tests {
 
     #[test]
     fn stock_is_held_from_confirm_until_cancel() {
-        let held: Vec<Status> = Status::ALL.into_iter().filter(|s| s.holds_stock()).collect();
+        let held: Vec<Status> = Status::ALL
+            .into_iter()
+            .filter(|s| s.holds_stock())
+            .collect();
         assert_eq!(
             held,
-            [Status::Confirmed, Status::Paid, Status::Shipped, Status::Delivered]
+            [
+                Status::Confirmed,
+                Status::Paid,
+                Status::Shipped,
+                Status::Delivered
+            ]
         );
     }
 }
