@@ -18,7 +18,7 @@ pub async fn install(state: &AppState) -> anyhow::Result<DemoLogin> {
     let hash = password::hash(pw.clone())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    state
+    let tenant = state
         .db
         .write(move |c| match users::user_by_email(c, DEMO_EMAIL)? {
             Some(u) => {
@@ -51,6 +51,9 @@ pub async fn install(state: &AppState) -> anyhow::Result<DemoLogin> {
             }
         })
         .await?;
+    crate::shop::write(&state.db, move |c| crate::shop::demo::install(c, tenant))
+        .await
+        .map_err(|e| anyhow::anyhow!("demo catalogue: {e}"))?;
     Ok(DemoLogin {
         email: DEMO_EMAIL.into(),
         password: pw,

@@ -55,6 +55,13 @@ id_type!(
     ApiKeyId,
     BotId,
     ConversationId,
+    /// A catalogue item of one tenant.
+    ProductId,
+    /// A shop's customer (a WhatsApp contact).
+    CustomerId,
+    /// A salesperson orders are assigned to.
+    SellerId,
+    OrderId,
 );
 
 /// Now as the fixed-width RFC 3339 text we store (sorts as time).

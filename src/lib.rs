@@ -21,6 +21,7 @@ pub mod messages;
 pub mod money;
 pub mod outbox;
 pub mod seal;
+pub mod shop;
 pub mod store;
 pub mod telemetry;
 pub mod workers;

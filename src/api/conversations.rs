@@ -60,10 +60,21 @@ async fn list(
     let bot = q.bot.as_deref().map(BotId::parse);
     check.ensure(!matches!(bot, Some(None)), "bot", "must be a bot id");
     if let Some(s) = &q.status {
-        check.ensure(["bot", "human", "closed"].contains(&s.as_str()), "status", "must be bot, human or closed");
+        check.ensure(
+            ["bot", "human", "closed"].contains(&s.as_str()),
+            "status",
+            "must be bot, human or closed",
+        );
     }
-    let before = q.before.as_deref().map(|b| b.split_once('|').map(|(a, b)| (a.to_string(), b.to_string())));
-    check.ensure(!matches!(before, Some(None)), "before", "must be the next_before value of a previous page");
+    let before = q.before.as_deref().map(|b| {
+        b.split_once('|')
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+    });
+    check.ensure(
+        !matches!(before, Some(None)),
+        "before",
+        "must be the next_before value of a previous page",
+    );
     check.finish()?;
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
     let filter = Filter {
@@ -75,9 +86,16 @@ async fn list(
         limit,
     };
     let tenant = auth.tenant;
-    let items = state.db.read(move |c| store::list(c, tenant, &filter)).await?;
+    let items = state
+        .db
+        .read(move |c| store::list(c, tenant, &filter))
+        .await?;
     let next = (items.len() as u32 == limit)
-        .then(|| items.last().map(|c| format!("{}|{}", c.last_message_at, c.id)))
+        .then(|| {
+            items
+                .last()
+                .map(|c| format!("{}|{}", c.last_message_at, c.id))
+        })
         .flatten();
     Ok(Json(json!({"items": items, "next_before": next})))
 }
@@ -119,7 +137,9 @@ async fn messages(
         .db
         .read(move |c| store::messages(c, tenant, id, q.before, limit))
         .await?;
-    let next = (items.len() as u32 == limit).then(|| items.last().map(|m| m.id)).flatten();
+    let next = (items.len() as u32 == limit)
+        .then(|| items.last().map(|m| m.id))
+        .flatten();
     Ok(Json(json!({"items": items, "next_before": next})))
 }
 
@@ -150,20 +170,27 @@ async fn reply(
     let outbox_id = state
         .db
         .write(move |c| {
-            queue::enqueue(c, &Enqueue {
-                tenant,
-                bot: conv.bot_id,
-                conversation: conv.id,
-                to: &conv.contact_phone,
-                content: &content,
-                reply_to: None,
-                source_key: None,
-                author: &actor,
-            })
+            queue::enqueue(
+                c,
+                &Enqueue {
+                    tenant,
+                    bot: conv.bot_id,
+                    conversation: conv.id,
+                    to: &conv.contact_phone,
+                    content: &content,
+                    reply_to: None,
+                    source_key: None,
+                    author: &actor,
+                },
+            )
         })
         .await?;
     state.outbox.wake.notify_one();
-    state.live.publish(auth.tenant, "conversation", json!({"id": id, "event": "agent_reply"}));
+    state.live.publish(
+        auth.tenant,
+        "conversation",
+        json!({"id": id, "event": "agent_reply"}),
+    );
     Ok((StatusCode::ACCEPTED, Json(json!({"outbox_id": outbox_id}))))
 }
 
@@ -210,7 +237,16 @@ async fn release(
 ) -> AppResult<Json<Value>> {
     let id = parse_id(&id)?;
     load(&state, &auth, id).await?;
-    change(&state, &auth, id, "bot", None, "release", Some(json!({"type": "released"}))).await
+    change(
+        &state,
+        &auth,
+        id,
+        "bot",
+        None,
+        "release",
+        Some(json!({"type": "released"})),
+    )
+    .await
 }
 
 async fn close(
@@ -220,7 +256,16 @@ async fn close(
 ) -> AppResult<Json<Value>> {
     let id = parse_id(&id)?;
     load(&state, &auth, id).await?;
-    change(&state, &auth, id, "closed", None, "close", Some(json!({"type": "reset"}))).await
+    change(
+        &state,
+        &auth,
+        id,
+        "closed",
+        None,
+        "close",
+        Some(json!({"type": "reset"})),
+    )
+    .await
 }
 
 async fn reset(
@@ -230,7 +275,16 @@ async fn reset(
 ) -> AppResult<Json<Value>> {
     let id = parse_id(&id)?;
     load(&state, &auth, id).await?;
-    change(&state, &auth, id, "bot", None, "reset", Some(json!({"type": "reset"}))).await
+    change(
+        &state,
+        &auth,
+        id,
+        "bot",
+        None,
+        "reset",
+        Some(json!({"type": "reset"})),
+    )
+    .await
 }
 
 /// Sets the conversation's status and, when the flow must hear of it, queues a system
@@ -274,7 +328,11 @@ async fn read(
 ) -> AppResult<StatusCode> {
     let id = parse_id(&id)?;
     let tenant = auth.tenant;
-    if state.db.write(move |c| store::mark_read(c, tenant, id)).await? {
+    if state
+        .db
+        .write(move |c| store::mark_read(c, tenant, id))
+        .await?
+    {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::NotFound("conversation"))
@@ -293,7 +351,10 @@ async fn events(
         loop {
             match rx.recv().await {
                 Ok(ev) if ev.tenant == tenant => {
-                    let event = Event::default().event(ev.kind).json_data(&ev.data).unwrap_or_default();
+                    let event = Event::default()
+                        .event(ev.kind)
+                        .json_data(&ev.data)
+                        .unwrap_or_default();
                     return Some((Ok(event), rx));
                 }
                 Ok(_) => continue,

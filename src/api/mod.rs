@@ -6,9 +6,14 @@ mod audit;
 mod auth;
 mod bots;
 mod conversations;
+mod customers;
 mod health;
 pub mod json;
+pub mod openapi;
+mod orders;
 mod outbox;
+mod products;
+mod sellers;
 mod tenant;
 mod users;
 mod webhooks;
@@ -54,7 +59,12 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::routes())
         .merge(bots::routes())
         .merge(conversations::routes())
-        .merge(outbox::routes());
+        .merge(outbox::routes())
+        .merge(products::routes())
+        .merge(customers::routes())
+        .merge(sellers::routes())
+        .merge(orders::routes())
+        .merge(openapi::routes());
 
     let body_limit = state.config.body_limit_bytes;
     let timeout = Duration::from_secs(state.config.request_timeout_secs);

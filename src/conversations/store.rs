@@ -78,14 +78,17 @@ pub fn list(c: &Connection, tenant: TenantId, f: &Filter) -> Result<Vec<Conversa
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn get(c: &Connection, tenant: TenantId, id: ConversationId) -> Result<Option<Conversation>, DbError> {
-    Ok(c
-        .query_row(
-            &format!("SELECT {COLS} FROM conversations c WHERE c.tenant_id = ?1 AND c.id = ?2"),
-            params![tenant, id],
-            row,
-        )
-        .optional()?)
+pub fn get(
+    c: &Connection,
+    tenant: TenantId,
+    id: ConversationId,
+) -> Result<Option<Conversation>, DbError> {
+    Ok(c.query_row(
+        &format!("SELECT {COLS} FROM conversations c WHERE c.tenant_id = ?1 AND c.id = ?2"),
+        params![tenant, id],
+        row,
+    )
+    .optional()?)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -116,7 +119,8 @@ pub fn message_from_row(r: &Row) -> rusqlite::Result<Message> {
     })
 }
 
-pub const MESSAGE_COLS: &str = "id, direction, kind, content, status, error, author, channel, created_at";
+pub const MESSAGE_COLS: &str =
+    "id, direction, kind, content, status, error, author, channel, created_at";
 
 /// Customer messages and replies (system inputs stay internal), newest first.
 pub fn messages(
@@ -132,18 +136,20 @@ pub fn messages(
            AND (?3 IS NULL OR id < ?3)
          ORDER BY id DESC LIMIT ?4"
     ))?;
-    let rows = st.query_map(params![tenant, conversation, before, limit], message_from_row)?;
+    let rows = st.query_map(
+        params![tenant, conversation, before, limit],
+        message_from_row,
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub fn message(c: &Connection, id: i64) -> Result<Option<Message>, DbError> {
-    Ok(c
-        .query_row(
-            &format!("SELECT {MESSAGE_COLS} FROM messages WHERE id = ?1"),
-            [id],
-            message_from_row,
-        )
-        .optional()?)
+    Ok(c.query_row(
+        &format!("SELECT {MESSAGE_COLS} FROM messages WHERE id = ?1"),
+        [id],
+        message_from_row,
+    )
+    .optional()?)
 }
 
 pub fn set_status(
@@ -178,7 +184,11 @@ pub fn push_system_input(
 ) -> Result<Option<i64>, DbError> {
     if let Some(key) = source_key {
         let exists = c
-            .query_row("SELECT 1 FROM messages WHERE source_key = ?1", [key], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM messages WHERE source_key = ?1",
+                [key],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some();
         if exists {

@@ -25,5 +25,6 @@ pub use exec::step;
 pub use hours::BusinessHours;
 pub use http::http_target_allowed;
 pub use input::Input;
-pub use model::{BotProgram, CartLine, Flow, GlobalCommands, Node, Session, SessionStatus, Waiting};
-
+pub use model::{
+    BotProgram, CartLine, Flow, GlobalCommands, Node, Session, SessionStatus, Waiting,
+};

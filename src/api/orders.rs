@@ -1,0 +1,190 @@
+//! `/api/orders`: viewers read, agents and up create orders and move their status.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ApiJson, ApiQuery, Check};
+use crate::app::AppState;
+use crate::auth::{Agent, Require, Viewer};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::ids::{time_text, CustomerId, OrderId, SellerId};
+use crate::shop::orders::{self, Order, OrderDraft, OrderFilter, Status};
+use crate::shop::{self, Cursor, Page, ShopError};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/orders", get(list).post(create))
+        .route("/orders/{id}", get(show))
+        .route("/orders/{id}/status", post(set_status))
+}
+
+fn parse_id(id: &str) -> AppResult<OrderId> {
+    OrderId::parse(id).ok_or(AppError::NotFound("order"))
+}
+
+/// One end of a date range: RFC 3339, or a day (`end`: the day is included).
+fn instant(field: &str, s: &str, end: bool) -> Result<String, FieldError> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(time_text(t.with_timezone(&Utc)));
+    }
+    let day = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| FieldError::new(field, "must be RFC 3339 or YYYY-MM-DD"))?;
+    let day = if end {
+        day.succ_opt().unwrap_or(day)
+    } else {
+        day
+    };
+    let t = day
+        .and_hms_opt(0, 0, 0)
+        .ok_or_else(|| FieldError::new(field, "is not a date"))?;
+    Ok(time_text(t.and_utc()))
+}
+
+/// `[from, to)` as stored time text.
+pub(crate) fn date_range(
+    from: Option<&str>,
+    to: Option<&str>,
+) -> AppResult<(Option<String>, Option<String>)> {
+    let mut check = Check::new();
+    let mut one = |field: &str, v: Option<&str>, end: bool| match v.filter(|v| !v.trim().is_empty())
+    {
+        Some(v) => match instant(field, v, end) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                check.push(&e.field, e.message);
+                None
+            }
+        },
+        None => None,
+    };
+    let (from, to) = (one("from", from, false), one("to", to, true));
+    check.finish()?;
+    Ok((from, to))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    cursor: Option<String>,
+    limit: Option<u32>,
+    status: Option<Status>,
+    #[param(value_type = Option<String>, format = Uuid)]
+    seller_id: Option<SellerId>,
+    #[param(value_type = Option<String>, format = Uuid)]
+    customer_id: Option<CustomerId>,
+    /// Created from this instant or day (inclusive).
+    from: Option<String>,
+    /// Created up to this instant (exclusive) or day (inclusive).
+    to: Option<String>,
+    /// An order number, or words of the customer's name or phone.
+    q: Option<String>,
+}
+
+/// List orders, newest first.
+#[utoipa::path(get, path = "/api/orders", tag = "orders", params(ListQuery),
+    responses((status = 200, body = Page<Order>), (status = 422, description = "bad filter")))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Require(auth, ..): Require<Viewer>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> AppResult<Json<Page<Order>>> {
+    let cursor = Cursor::parse(q.cursor.as_deref(), q.limit)?;
+    let (from, to) = date_range(q.from.as_deref(), q.to.as_deref())?;
+    let filter = OrderFilter {
+        status: q.status,
+        seller_id: q.seller_id,
+        customer_id: q.customer_id,
+        from,
+        to,
+        q: q.q,
+    };
+    let tenant = auth.tenant;
+    Ok(Json(
+        shop::read(&state.db, move |c| {
+            orders::list(c, tenant, &filter, &cursor)
+        })
+        .await?,
+    ))
+}
+
+/// One order with its items and status history.
+#[utoipa::path(get, path = "/api/orders/{id}", tag = "orders",
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, body = Order), (status = 404, description = "not in this tenant")))]
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    Require(auth, ..): Require<Viewer>,
+    Path(id): Path<String>,
+) -> AppResult<Json<Order>> {
+    let (tenant, id) = (auth.tenant, parse_id(&id)?);
+    shop::read(&state.db, move |c| orders::get(c, tenant, id))
+        .await?
+        .map(Json)
+        .ok_or(AppError::NotFound("order"))
+}
+
+/// Create a pending order (agent). Prices come from the catalogue.
+#[utoipa::path(post, path = "/api/orders", tag = "orders", request_body = OrderDraft,
+    responses((status = 201, body = Order),
+              (status = 409, description = "insufficient_stock: names the product and what is available"),
+              (status = 422, description = "invalid fields, each named")))]
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Require(auth, ..): Require<Agent>,
+    ApiJson(draft): ApiJson<OrderDraft>,
+) -> AppResult<(StatusCode, Json<Order>)> {
+    let new = draft.validate().map_err(AppError::Validation)?;
+    let (tenant, actor) = (auth.tenant, auth.actor());
+    let order = shop::write(&state.db, move |c| orders::create(c, tenant, new, &actor)).await?;
+    Ok((StatusCode::CREATED, Json(order)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StatusChange {
+    /// pending, confirmed, paid, shipped, delivered or cancelled.
+    status: Option<String>,
+    note: Option<String>,
+}
+
+/// Move an order along pending → confirmed → paid → shipped → delivered, or cancel it
+/// (agent). Confirming takes stock; cancelling gives it back.
+#[utoipa::path(post, path = "/api/orders/{id}/status", tag = "orders", request_body = StatusChange,
+    params(("id" = String, Path, format = Uuid)),
+    responses((status = 200, body = Order), (status = 404, description = "not in this tenant"),
+              (status = 409, description = "illegal_transition (lists `allowed`) or insufficient_stock"),
+              (status = 422, description = "unknown status")))]
+pub(crate) async fn set_status(
+    State(state): State<AppState>,
+    Require(auth, ..): Require<Agent>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<StatusChange>,
+) -> AppResult<Json<Order>> {
+    let id = parse_id(&id)?;
+    let to = match body.status.as_deref().map(str::trim) {
+        None | Some("") => return Err(AppError::field("status", "is required")),
+        Some(s) => Status::parse(s).ok_or_else(|| {
+            AppError::field(
+                "status",
+                "must be one of pending, confirmed, paid, shipped, delivered, cancelled",
+            )
+        })?,
+    };
+    let note = body.note.unwrap_or_default();
+    if note.chars().count() > 1000 {
+        return Err(ShopError::field("note", "must be at most 1000 characters").into());
+    }
+    let (tenant, actor) = (auth.tenant, auth.actor());
+    let order = shop::write(&state.db, move |c| {
+        orders::set_status(c, tenant, id, to, &actor, &note)
+    })
+    .await?;
+    Ok(Json(order))
+}
