@@ -49,7 +49,12 @@ pub struct ContactView {
 pub trait Catalog {
     fn categories(&self) -> Vec<String>;
     /// Active products, optionally in one category and/or matching a search, at most `limit`.
-    fn products(&self, category: Option<&str>, search: Option<&str>, limit: usize) -> Vec<ProductView>;
+    fn products(
+        &self,
+        category: Option<&str>,
+        search: Option<&str>,
+        limit: usize,
+    ) -> Vec<ProductView>;
     fn product(&self, id: &str) -> Option<ProductView>;
 }
 
@@ -82,7 +87,12 @@ impl Catalog for MemoryCatalog {
         out
     }
 
-    fn products(&self, category: Option<&str>, search: Option<&str>, limit: usize) -> Vec<ProductView> {
+    fn products(
+        &self,
+        category: Option<&str>,
+        search: Option<&str>,
+        limit: usize,
+    ) -> Vec<ProductView> {
         let search = search.map(super::validators::normalize);
         self.products
             .iter()

@@ -19,7 +19,9 @@ pub enum Effect {
         notes: Option<String>,
     },
     /// Find an order of this contact by number; comes back as `Input::OrderStatus`.
-    LookupOrder { number: i64 },
+    LookupOrder {
+        number: i64,
+    },
     /// Call an API; comes back as `Input::HttpResult`. The glue re-checks the resolved
     /// address with `http_target_allowed` rules.
     Http {
@@ -30,9 +32,15 @@ pub enum Effect {
         timeout_ms: u64,
     },
     /// A person should take the conversation.
-    Handoff { reason: Option<String> },
-    FlowStarted { flow_id: String },
-    FlowCompleted { flow_id: String },
+    Handoff {
+        reason: Option<String>,
+    },
+    FlowStarted {
+        flow_id: String,
+    },
+    FlowCompleted {
+        flow_id: String,
+    },
     /// The message arrived outside business hours (the away text follows as a `Send`).
     Away,
     /// The previous session was idle too long and was dropped.

@@ -8,7 +8,8 @@ use super::effect::{Effect, Outcome};
 use super::http::{http_target_allowed, json_path};
 use super::input::Input;
 use super::model::{
-    BotProgram, CartLine, CatalogStage, Flow, MenuOption, Node, Session, SessionStatus, Trigger, Validator, Waiting,
+    BotProgram, CartLine, CatalogStage, Flow, MenuOption, Node, Session, SessionStatus, Trigger,
+    Validator, Waiting,
 };
 use super::template;
 use super::validators::{self, compile_regex, normalize, Locale};
@@ -68,7 +69,9 @@ impl<'a> Run<'a, '_> {
         let now = self.ctx.now;
         let mut session = session;
         if let Some(s) = &session {
-            let idle = Duration::seconds(i64::try_from(self.bot.idle_timeout_secs).unwrap_or(i64::MAX / 1000));
+            let idle = Duration::seconds(
+                i64::try_from(self.bot.idle_timeout_secs).unwrap_or(i64::MAX / 1000),
+            );
             if now.signed_duration_since(s.last_activity_at) > idle {
                 if s.status != SessionStatus::Ended {
                     self.effects.push(Effect::SessionExpired);
@@ -87,7 +90,9 @@ impl<'a> Run<'a, '_> {
             if !hours.is_open(now, self.ctx.tenant.tz) {
                 let mut s = session.unwrap_or_else(|| self.parked());
                 let every = Duration::hours(i64::from(hours.away_every_hours));
-                if s.away_sent_at.is_none_or(|t| now.signed_duration_since(t) >= every) {
+                if s.away_sent_at
+                    .is_none_or(|t| now.signed_duration_since(t) >= every)
+                {
                     let body = self.render_or_log(&s, "", &hours.away_message);
                     self.effects.push(Effect::Away);
                     self.send_text(body);
@@ -100,11 +105,15 @@ impl<'a> Run<'a, '_> {
             return next;
         }
         match session {
-            Some(s) if s.status == SessionStatus::Bot && s.waiting == Waiting::Input => self.answer(s, input),
+            Some(s) if s.status == SessionStatus::Bot && s.waiting == Waiting::Input => {
+                self.answer(s, input)
+            }
             // Waiting for an order or API result: the customer's message does not move the flow.
             Some(s) if s.status == SessionStatus::Bot && s.waiting != Waiting::None => Some(s),
             other => {
-                let flow_id = self.triggered_flow(input).unwrap_or_else(|| self.bot.default_flow.clone());
+                let flow_id = self
+                    .triggered_flow(input)
+                    .unwrap_or_else(|| self.bot.default_flow.clone());
                 self.start(other, &flow_id)
             }
         }
@@ -128,7 +137,11 @@ impl<'a> Run<'a, '_> {
         }
     }
 
-    fn global_command(&mut self, session: Option<&Session>, input: &Input) -> Option<Option<Session>> {
+    fn global_command(
+        &mut self,
+        session: Option<&Session>,
+        input: &Input,
+    ) -> Option<Option<Session>> {
         let text = normalize(input.text()?);
         let is = |words: &[String]| words.iter().any(|w| normalize(w) == text);
         let cmds = &self.bot.commands;
@@ -169,7 +182,9 @@ impl<'a> Run<'a, '_> {
                     let w = normalize(w);
                     !w.is_empty() && norm.contains(&format!(" {w} "))
                 }),
-                Trigger::Regex { pattern } => compile_regex(pattern).is_ok_and(|re| re.is_match(text)),
+                Trigger::Regex { pattern } => {
+                    compile_regex(pattern).is_ok_and(|re| re.is_match(text))
+                }
             });
             if hit {
                 return Some(latest.id.clone());
@@ -237,12 +252,18 @@ impl<'a> Run<'a, '_> {
                 }
                 Next::Switch { flow, node } => {
                     let Some(f) = self.bot.latest(&flow) else {
-                        self.error(&s, &s.node.clone(), &format!("goto: flow {flow} not published"));
+                        self.error(
+                            &s,
+                            &s.node.clone(),
+                            &format!("goto: flow {flow} not published"),
+                        );
                         return None;
                     };
                     s.flow_id = f.id.clone();
                     s.flow_version = f.version;
-                    self.effects.push(Effect::FlowStarted { flow_id: f.id.clone() });
+                    self.effects.push(Effect::FlowStarted {
+                        flow_id: f.id.clone(),
+                    });
                     target = Some(node.unwrap_or_else(|| f.start.clone()));
                 }
             }
@@ -314,25 +335,35 @@ impl<'a> Run<'a, '_> {
             }
             Node::Question { text, validate, .. } => {
                 let body = self.render(s, text);
-                self.effects.push(Effect::Send(question_content(body, validate)));
+                self.effects
+                    .push(Effect::Send(question_content(body, validate)));
                 s.waiting = Waiting::Input;
                 Next::Wait
             }
             Node::Menu {
-                text, options, button, ..
+                text,
+                options,
+                button,
+                ..
             } => {
                 let body = self.render(s, text);
-                self.effects.push(Effect::Send(menu_content(body, options, button.as_deref())));
+                self.effects
+                    .push(Effect::Send(menu_content(body, options, button.as_deref())));
                 s.waiting = Waiting::Input;
                 Next::Wait
             }
-            Node::Condition { branches, otherwise } => {
+            Node::Condition {
+                branches,
+                otherwise,
+            } => {
                 let scope = self.scope(s);
                 for b in branches {
                     match template::truthy(&b.when, &scope) {
                         Ok(true) => return Next::Go(Some(b.next.clone())),
                         Ok(false) => {}
-                        Err(e) => self.error(s, &s.node.clone(), &format!("when {:?}: {e}", b.when)),
+                        Err(e) => {
+                            self.error(s, &s.node.clone(), &format!("when {:?}: {e}", b.when))
+                        }
                     }
                 }
                 Next::Go(Some(otherwise.clone()))
@@ -364,7 +395,10 @@ impl<'a> Run<'a, '_> {
                     s.vars.insert("http_status".into(), Value::Null);
                     return Next::Go(on_error.clone().or_else(|| next.clone()));
                 }
-                let headers = headers.iter().map(|(k, v)| (k.clone(), self.render(s, v))).collect();
+                let headers = headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), self.render(s, v)))
+                    .collect();
                 let body = body.as_ref().map(|b| self.render(s, b));
                 self.effects.push(Effect::Http {
                     method: method.to_ascii_uppercase(),
@@ -380,9 +414,18 @@ impl<'a> Run<'a, '_> {
                 category, on_fail, ..
             } => {
                 let stage = self.catalog_home(category.as_deref());
-                if self.ctx.catalog.products(category.as_deref(), None, 1).is_empty() {
+                if self
+                    .ctx
+                    .catalog
+                    .products(category.as_deref(), None, 1)
+                    .is_empty()
+                {
                     self.send_text("Por ahora no tenemos productos disponibles.".into());
-                    return if on_fail.is_some() { Next::Go(on_fail.clone()) } else { Next::Drop };
+                    return if on_fail.is_some() {
+                        Next::Go(on_fail.clone())
+                    } else {
+                        Next::Drop
+                    };
                 }
                 self.show_catalog(s, node, stage, None);
                 Next::Wait
@@ -436,7 +479,8 @@ impl<'a> Run<'a, '_> {
                         Next::Wait
                     }
                     None => {
-                        s.vars.insert("order_status".into(), json!({"found": false}));
+                        s.vars
+                            .insert("order_status".into(), json!({"found": false}));
                         Next::Go(on_not_found.clone().or_else(|| next.clone()))
                     }
                 }
@@ -457,7 +501,10 @@ impl<'a> Run<'a, '_> {
                     flow: f.clone(),
                     node: node.clone(),
                 },
-                _ => Next::Go(node.clone().or_else(|| self.flow_of(s).map(|f| f.start.clone()))),
+                _ => Next::Go(
+                    node.clone()
+                        .or_else(|| self.flow_of(s).map(|f| f.start.clone())),
+                ),
             },
             Node::End { text } => {
                 if let Some(t) = text {
@@ -525,7 +572,9 @@ impl<'a> Run<'a, '_> {
                     .iter()
                     .map(|o| (o.id.as_str(), o.title.as_str(), o.synonyms.as_slice()))
                     .collect();
-                match validators::pick(&items, input.text(), input.picked()).and_then(|i| options.get(i)) {
+                match validators::pick(&items, input.text(), input.picked())
+                    .and_then(|i| options.get(i))
+                {
                     Some(o) => {
                         if let Some(v) = var {
                             s.vars.insert(v.clone(), Value::String(o.id.clone()));
@@ -569,7 +618,9 @@ impl<'a> Run<'a, '_> {
                 let mut s = s;
                 s.flow_id = f.id.clone();
                 s.flow_version = f.version;
-                self.effects.push(Effect::FlowStarted { flow_id: f.id.clone() });
+                self.effects.push(Effect::FlowStarted {
+                    flow_id: f.id.clone(),
+                });
                 let t = node.unwrap_or_else(|| f.start.clone());
                 self.run(s, Some(t))
             }
@@ -588,7 +639,10 @@ impl<'a> Run<'a, '_> {
             return match on_fail {
                 Some(t) => Next::Go(Some(t.clone())),
                 None => {
-                    self.send_text("No pude entender tu respuesta. Escribe *menu* para empezar de nuevo.".into());
+                    self.send_text(
+                        "No pude entender tu respuesta. Escribe *menu* para empezar de nuevo."
+                            .into(),
+                    );
                     Next::Drop
                 }
             };
@@ -613,7 +667,13 @@ impl<'a> Run<'a, '_> {
     }
 
     /// Send the view of a catalog stage (with `error` as its body when re-asking).
-    fn show_catalog(&mut self, s: &mut Session, node: &Node, stage: CatalogStage, error: Option<String>) {
+    fn show_catalog(
+        &mut self,
+        s: &mut Session,
+        node: &Node,
+        stage: CatalogStage,
+        error: Option<String>,
+    ) {
         let (intro, _) = catalog_texts(node);
         let cur = &self.ctx.tenant.currency;
         let content = match &stage {
@@ -627,10 +687,13 @@ impl<'a> Run<'a, '_> {
                 list(body, "Ver categorías", rows)
             }
             CatalogStage::Products { category, page } => {
-                let (products, more) = self.product_page(category.as_deref(), *page, !s.cart.is_empty());
+                let (products, more) =
+                    self.product_page(category.as_deref(), *page, !s.cart.is_empty());
                 let rows = product_rows(&products, more, !s.cart.is_empty(), cur);
                 let body = error.unwrap_or_else(|| match (intro, category) {
-                    (Some(t), _) if matches!(self.catalog_home(None), CatalogStage::Products { .. }) => {
+                    (Some(t), _)
+                        if matches!(self.catalog_home(None), CatalogStage::Products { .. }) =>
+                    {
                         self.render(s, t)
                     }
                     (_, Some(c)) => format!("Productos de {c}:"),
@@ -662,12 +725,18 @@ impl<'a> Run<'a, '_> {
         s.waiting = Waiting::Input;
     }
 
-    fn product_page(&self, category: Option<&str>, page: usize, cart: bool) -> (Vec<ProductView>, bool) {
+    fn product_page(
+        &self,
+        category: Option<&str>,
+        page: usize,
+        cart: bool,
+    ) -> (Vec<ProductView>, bool) {
         let per = per_page(cart);
-        let all = self
-            .ctx
-            .catalog
-            .products(category, None, (page + 1).saturating_mul(per).saturating_add(1));
+        let all = self.ctx.catalog.products(
+            category,
+            None,
+            (page + 1).saturating_mul(per).saturating_add(1),
+        );
         let more = all.len() > (page + 1) * per;
         (all.into_iter().skip(page * per).take(per).collect(), more)
     }
@@ -703,7 +772,9 @@ impl<'a> Run<'a, '_> {
                 let cats = self.ctx.catalog.categories();
                 let (rows, _) = category_rows(&cats, *page, cart);
                 match pick_row(&rows, input) {
-                    Some(id) if id == "more" => moved(self, s, CatalogStage::Categories { page: page + 1 }),
+                    Some(id) if id == "more" => {
+                        moved(self, s, CatalogStage::Categories { page: page + 1 })
+                    }
                     Some(id) if id == "checkout" => checkout(),
                     Some(id) => {
                         let cat = id.strip_prefix("cat:").unwrap_or(&id).to_string();
@@ -736,11 +807,21 @@ impl<'a> Run<'a, '_> {
                         let pid = id.strip_prefix("prod:").unwrap_or(&id).to_string();
                         match self.ctx.catalog.product(&pid) {
                             Some(p) if p.stock.is_some_and(|n| n <= 0) => {
-                                let msg = format!("Lo sentimos, {} está agotado. Elige otro producto:", p.name);
+                                let msg = format!(
+                                    "Lo sentimos, {} está agotado. Elige otro producto:",
+                                    p.name
+                                );
                                 self.catalog_retry(s, node, stage, msg, *max_retries, on_fail)
                             }
                             Some(_) => moved(self, s, CatalogStage::Quantity { product_id: pid }),
-                            None => self.catalog_retry(s, node, stage, choose_error, *max_retries, on_fail),
+                            None => self.catalog_retry(
+                                s,
+                                node,
+                                stage,
+                                choose_error,
+                                *max_retries,
+                                on_fail,
+                            ),
                         }
                     }
                     None => self.catalog_retry(s, node, stage, choose_error, *max_retries, on_fail),
@@ -761,11 +842,19 @@ impl<'a> Run<'a, '_> {
                     let msg = "Escribe una cantidad válida, por ejemplo 1 o 2.".to_string();
                     return self.catalog_retry(s, node, stage, msg, *max_retries, on_fail);
                 };
-                let in_cart: i64 = s.cart.iter().filter(|l| l.product_id == p.id).map(|l| l.qty).sum();
+                let in_cart: i64 = s
+                    .cart
+                    .iter()
+                    .filter(|l| l.product_id == p.id)
+                    .map(|l| l.qty)
+                    .sum();
                 if let Some(stock) = p.stock {
                     if in_cart + qty > stock {
                         let left = (stock - in_cart).max(0);
-                        let msg = format!("Solo nos quedan {left} unidades de {}. ¿Cuántas quieres?", p.name);
+                        let msg = format!(
+                            "Solo nos quedan {left} unidades de {}. ¿Cuántas quieres?",
+                            p.name
+                        );
                         return self.catalog_retry(s, node, stage, msg, *max_retries, on_fail);
                     }
                 }
@@ -789,7 +878,12 @@ impl<'a> Run<'a, '_> {
             }
             CatalogStage::AfterAdd => {
                 let syn_more: Vec<String> = vec!["seguir".into(), "mas".into(), "continuar".into()];
-                let syn_pay: Vec<String> = vec!["finalizar".into(), "pagar".into(), "comprar".into(), "checkout".into()];
+                let syn_pay: Vec<String> = vec![
+                    "finalizar".into(),
+                    "pagar".into(),
+                    "comprar".into(),
+                    "checkout".into(),
+                ];
                 let items: Vec<(&str, &str, &[String])> = vec![
                     ("more_products", "Seguir comprando", syn_more.as_slice()),
                     ("checkout", "Finalizar compra", syn_pay.as_slice()),
@@ -816,7 +910,9 @@ impl<'a> Run<'a, '_> {
         on_fail: &Option<String>,
     ) -> Next {
         if s.retries >= max {
-            return self.retry(s, max, on_fail, |_, _| Content::Text { body: String::new() });
+            return self.retry(s, max, on_fail, |_, _| Content::Text {
+                body: String::new(),
+            });
         }
         s.retries += 1;
         self.show_catalog(s, node, stage, Some(msg));
@@ -844,7 +940,10 @@ impl<'a> Run<'a, '_> {
         let next = match (node, input) {
             (
                 Node::Order {
-                    text, next, on_error, ..
+                    text,
+                    next,
+                    on_error,
+                    ..
                 },
                 Input::OrderResult {
                     ok,
@@ -856,7 +955,9 @@ impl<'a> Run<'a, '_> {
                 },
             ) => {
                 if *ok {
-                    let currency = currency.clone().unwrap_or_else(|| self.ctx.tenant.currency.clone());
+                    let currency = currency
+                        .clone()
+                        .unwrap_or_else(|| self.ctx.tenant.currency.clone());
                     let total = total_minor.unwrap_or_else(|| s.cart_total_minor());
                     s.vars.insert(
                         "order".into(),
@@ -870,8 +971,11 @@ impl<'a> Run<'a, '_> {
                     self.send_text(body);
                     Next::Go(next.clone())
                 } else {
-                    let why = error.clone().unwrap_or_else(|| "no se pudo crear el pedido".into());
-                    s.vars.insert("order_error".into(), Value::String(why.clone()));
+                    let why = error
+                        .clone()
+                        .unwrap_or_else(|| "no se pudo crear el pedido".into());
+                    s.vars
+                        .insert("order_error".into(), Value::String(why.clone()));
                     match on_error {
                         Some(t) => Next::Go(Some(t.clone())),
                         None => {
@@ -882,7 +986,9 @@ impl<'a> Run<'a, '_> {
                 }
             }
             (
-                Node::OrderStatus { next, on_not_found, .. },
+                Node::OrderStatus {
+                    next, on_not_found, ..
+                },
                 Input::OrderStatus {
                     found,
                     number,
@@ -904,7 +1010,10 @@ impl<'a> Run<'a, '_> {
             }
             (
                 Node::Http {
-                    map, next, on_error, ..
+                    map,
+                    next,
+                    on_error,
+                    ..
                 },
                 Input::HttpResult {
                     ok,
@@ -923,7 +1032,9 @@ impl<'a> Run<'a, '_> {
                     s.vars.remove("http_error");
                     Next::Go(next.clone())
                 } else {
-                    let why = error.clone().unwrap_or_else(|| format!("HTTP {}", status.unwrap_or(0)));
+                    let why = error
+                        .clone()
+                        .unwrap_or_else(|| format!("HTTP {}", status.unwrap_or(0)));
                     s.vars.insert("http_error".into(), Value::String(why));
                     Next::Go(on_error.clone().or_else(|| next.clone()))
                 }
@@ -1015,7 +1126,9 @@ impl<'a> Run<'a, '_> {
 
 fn as_order_number(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
         Value::String(s) => s.trim().trim_start_matches('#').parse().ok(),
         _ => None,
     }
@@ -1093,7 +1206,11 @@ fn product_rows(products: &[ProductView], more: bool, cart: bool, _currency: &st
 /// Which row an answer means: the tapped id, its number, or its title.
 fn pick_row(rows: &[ListRow], input: &Input) -> Option<String> {
     let syn_more = vec!["mas".to_string(), "siguiente".to_string()];
-    let syn_pay = vec!["finalizar".to_string(), "pagar".to_string(), "checkout".to_string()];
+    let syn_pay = vec![
+        "finalizar".to_string(),
+        "pagar".to_string(),
+        "checkout".to_string(),
+    ];
     let none: Vec<String> = Vec::new();
     let full: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let items: Vec<(&str, &str, &[String])> = rows
@@ -1174,8 +1291,14 @@ fn menu_content(body: String, options: &[MenuOption], button: Option<&str>) -> C
     choices_content(body, &items, button)
 }
 
-fn choices_content(body: String, items: &[(String, String, Option<String>)], button: Option<&str>) -> Content {
-    let short = items.iter().all(|(_, t, d)| t.chars().count() <= 20 && d.is_none());
+fn choices_content(
+    body: String,
+    items: &[(String, String, Option<String>)],
+    button: Option<&str>,
+) -> Content {
+    let short = items
+        .iter()
+        .all(|(_, t, d)| t.chars().count() <= 20 && d.is_none());
     if !items.is_empty() && items.len() <= 3 && short {
         return Content::Buttons {
             body,
@@ -1191,7 +1314,10 @@ fn choices_content(body: String, items: &[(String, String, Option<String>)], but
         };
     }
     if !items.is_empty() && items.len() <= LIST_ROWS {
-        let rows = items.iter().map(|(id, t, d)| row(id.clone(), t, d.clone())).collect();
+        let rows = items
+            .iter()
+            .map(|(id, t, d)| row(id.clone(), t, d.clone()))
+            .collect();
         return list(body, button.unwrap_or("Ver opciones"), rows);
     }
     let mut text = body;

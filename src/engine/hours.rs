@@ -113,17 +113,12 @@ impl BusinessHours {
                 .map(|h| h.spans().iter().filter_map(Span::times).collect::<Vec<_>>())
                 .unwrap_or_default()
         };
-        let open_today = spans(today).into_iter().any(|(s, e)| {
-            if s <= e {
-                s <= t && t < e
-            } else {
-                t >= s
-            }
-        });
+        let open_today =
+            spans(today)
+                .into_iter()
+                .any(|(s, e)| if s <= e { s <= t && t < e } else { t >= s });
         // An overnight span from yesterday still running after midnight.
-        let open_from_yesterday = spans(today.pred())
-            .into_iter()
-            .any(|(s, e)| s > e && t < e);
+        let open_from_yesterday = spans(today.pred()).into_iter().any(|(s, e)| s > e && t < e);
         open_today || open_from_yesterday
     }
 }

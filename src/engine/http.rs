@@ -80,7 +80,10 @@ pub enum PathSeg {
 /// Parse `data.items[0].name` (a leading `$.` is allowed).
 pub fn parse_path(path: &str) -> Result<Vec<PathSeg>, String> {
     let p = path.trim();
-    let p = p.strip_prefix("$.").or_else(|| p.strip_prefix('$')).unwrap_or(p);
+    let p = p
+        .strip_prefix("$.")
+        .or_else(|| p.strip_prefix('$'))
+        .unwrap_or(p);
     if p.is_empty() {
         return Ok(Vec::new());
     }
@@ -97,7 +100,9 @@ pub fn parse_path(path: &str) -> Result<Vec<PathSeg>, String> {
             out.push(PathSeg::Key(key.to_string()));
         }
         while !rest.is_empty() {
-            let close = rest.find(']').ok_or_else(|| format!("unclosed [ in {path:?}"))?;
+            let close = rest
+                .find(']')
+                .ok_or_else(|| format!("unclosed [ in {path:?}"))?;
             let idx = rest[1..close]
                 .parse::<usize>()
                 .map_err(|_| format!("bad index in {path:?}"))?;

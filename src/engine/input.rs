@@ -163,7 +163,8 @@ mod tests {
         assert_eq!(i.picked(), Some("cat"));
         assert_eq!(i.text(), Some("Ver catálogo"));
         assert!(i.is_customer());
-        let r: Input = serde_json::from_str(r#"{"type":"order_result","ok":true,"number":7}"#).expect("json");
+        let r: Input =
+            serde_json::from_str(r#"{"type":"order_result","ok":true,"number":7}"#).expect("json");
         assert!(!r.is_customer());
     }
 }

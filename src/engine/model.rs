@@ -31,8 +31,12 @@ pub struct Flow {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Trigger {
     /// Any of the words, compared accent- and case-insensitively with the whole message.
-    Keyword { words: Vec<String> },
-    Regex { pattern: String },
+    Keyword {
+        words: Vec<String>,
+    },
+    Regex {
+        pattern: String,
+    },
 }
 
 fn default_retries() -> u32 {

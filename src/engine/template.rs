@@ -147,7 +147,11 @@ pub fn format_money(minor: i64, currency: &str) -> String {
     out
 }
 
-fn money_filter(state: &State, value: Value, currency: Option<String>) -> Result<String, minijinja::Error> {
+fn money_filter(
+    state: &State,
+    value: Value,
+    currency: Option<String>,
+) -> Result<String, minijinja::Error> {
     let minor = if let Some(i) = value.as_i64() {
         i
     } else if let Ok(f) = f64::try_from(value.clone()) {
@@ -161,12 +165,20 @@ fn money_filter(state: &State, value: Value, currency: Option<String>) -> Result
         ));
     };
     let currency = currency
-        .or_else(|| state.lookup("currency").and_then(|v| v.as_str().map(str::to_string)))
+        .or_else(|| {
+            state
+                .lookup("currency")
+                .and_then(|v| v.as_str().map(str::to_string))
+        })
         .unwrap_or_else(|| "PEN".to_string());
     Ok(format_money(minor, &currency))
 }
 
-fn date_filter(state: &State, value: Value, format: Option<String>) -> Result<String, minijinja::Error> {
+fn date_filter(
+    state: &State,
+    value: Value,
+    format: Option<String>,
+) -> Result<String, minijinja::Error> {
     let format = format.unwrap_or_else(|| "%d/%m/%Y".to_string());
     if StrftimeItems::new(&format).any(|i| matches!(i, Item::Error)) {
         return Err(minijinja::Error::new(
@@ -174,13 +186,20 @@ fn date_filter(state: &State, value: Value, format: Option<String>) -> Result<St
             format!("bad date format {format:?}"),
         ));
     }
-    let text = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+    let text = value
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| value.to_string());
     if let Ok(dt) = DateTime::parse_from_rfc3339(&text) {
         let tz: Tz = state
             .lookup("tz")
             .and_then(|v| v.as_str().and_then(|s| s.parse().ok()))
             .unwrap_or(chrono_tz::UTC);
-        return Ok(dt.with_timezone(&Utc).with_timezone(&tz).format(&format).to_string());
+        return Ok(dt
+            .with_timezone(&Utc)
+            .with_timezone(&tz)
+            .format(&format)
+            .to_string());
     }
     if let Ok(d) = NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
         return Ok(d.format(&format).to_string());
@@ -209,21 +228,30 @@ mod tests {
     fn money_filter_uses_the_argument_or_the_context_currency() {
         let ctx = json!({"total": 4590, "currency": "USD"});
         assert_eq!(render("{{ total | money }}", &ctx).unwrap(), "US$ 45.90");
-        assert_eq!(render("{{ total | money('PEN') }}", &ctx).unwrap(), "S/ 45.90");
+        assert_eq!(
+            render("{{ total | money('PEN') }}", &ctx).unwrap(),
+            "S/ 45.90"
+        );
     }
 
     #[test]
     fn date_filter_formats_iso_dates_and_times_in_the_tenant_zone() {
         let ctx = json!({"d": "2026-03-05", "t": "2026-03-05T03:00:00Z", "tz": "America/Lima"});
         assert_eq!(render("{{ d | date }}", &ctx).unwrap(), "05/03/2026");
-        assert_eq!(render("{{ t | date('%d/%m %H:%M') }}", &ctx).unwrap(), "04/03 22:00");
+        assert_eq!(
+            render("{{ t | date('%d/%m %H:%M') }}", &ctx).unwrap(),
+            "04/03 22:00"
+        );
         assert!(render("{{ 'ayer' | date }}", &ctx).is_err());
     }
 
     #[test]
     fn upper_and_lower_are_available() {
         let ctx = json!({"n": "Ana"});
-        assert_eq!(render("{{ n | upper }} {{ n | lower }}", &ctx).unwrap(), "ANA ana");
+        assert_eq!(
+            render("{{ n | upper }} {{ n | lower }}", &ctx).unwrap(),
+            "ANA ana"
+        );
     }
 
     #[test]

@@ -42,7 +42,12 @@ pub fn normalize(s: &str) -> String {
 }
 
 /// Validate an answer. `picked` is the id of a tapped button or list row, if any.
-pub fn check(v: &Validator, text: Option<&str>, picked: Option<&str>, loc: Locale<'_>) -> Result<Value, Invalid> {
+pub fn check(
+    v: &Validator,
+    text: Option<&str>,
+    picked: Option<&str>,
+    loc: Locale<'_>,
+) -> Result<Value, Invalid> {
     if let Validator::OneOf { options } = v {
         return one_of(options, text, picked).map(|i| Value::String(options[i].value.clone()));
     }
@@ -59,7 +64,8 @@ pub fn check(v: &Validator, text: Option<&str>, picked: Option<&str>, loc: Local
             Ok(Value::String(text.to_string()))
         }
         Validator::Number { min, max, integer } => {
-            let n = parse_number(text, decimal_comma(loc.locale)).ok_or_else(|| invalid("not a number"))?;
+            let n = parse_number(text, decimal_comma(loc.locale))
+                .ok_or_else(|| invalid("not a number"))?;
             if *integer && n.fract() != 0.0 {
                 return Err(invalid("not a whole number"));
             }
@@ -91,7 +97,9 @@ fn number_value(n: f64) -> Value {
     if n.fract() == 0.0 && n.abs() < 9.0e15 {
         Value::from(n as i64)
     } else {
-        serde_json::Number::from_f64(n).map(Value::Number).unwrap_or(Value::Null)
+        serde_json::Number::from_f64(n)
+            .map(Value::Number)
+            .unwrap_or(Value::Null)
     }
 }
 
@@ -104,7 +112,11 @@ pub fn decimal_comma(locale: &str) -> bool {
     if l.starts_with("en") || POINT.contains(&l.as_str()) {
         return false;
     }
-    l.starts_with("es") || l.starts_with("pt") || l.starts_with("fr") || l.starts_with("de") || l.starts_with("it")
+    l.starts_with("es")
+        || l.starts_with("pt")
+        || l.starts_with("fr")
+        || l.starts_with("de")
+        || l.starts_with("it")
 }
 
 /// Read "1.234,50", "1,234.50", "1234", "-3,5", "S/ 45.90". A lone separator followed by
@@ -121,7 +133,11 @@ pub fn parse_number(raw: &str, decimal_comma: bool) -> Option<f64> {
         Some(rest) => (true, rest.to_string()),
         None => (false, s),
     };
-    if body.is_empty() || !body.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',') {
+    if body.is_empty()
+        || !body
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+    {
         return None;
     }
     let dots = body.matches('.').count();
@@ -134,8 +150,13 @@ pub fn parse_number(raw: &str, decimal_comma: bool) -> Option<f64> {
                 (Some(sep), None)
             } else {
                 let (before, after) = body.split_once(sep)?;
-                let ambiguous = after.len() == 3 && !before.is_empty() && before.len() <= 3 && before != "0";
-                let sep_is_decimal = if ambiguous { (sep == ',') == decimal_comma } else { true };
+                let ambiguous =
+                    after.len() == 3 && !before.is_empty() && before.len() <= 3 && before != "0";
+                let sep_is_decimal = if ambiguous {
+                    (sep == ',') == decimal_comma
+                } else {
+                    true
+                };
                 if sep_is_decimal {
                     (None, Some(sep))
                 } else {
@@ -180,8 +201,16 @@ pub fn parse_number(raw: &str, decimal_comma: bool) -> Option<f64> {
     let text = format!(
         "{}{}.{}",
         if negative { "-" } else { "" },
-        if int_digits.is_empty() { "0" } else { &int_digits },
-        if frac_part.is_empty() { "0" } else { &frac_part }
+        if int_digits.is_empty() {
+            "0"
+        } else {
+            &int_digits
+        },
+        if frac_part.is_empty() {
+            "0"
+        } else {
+            &frac_part
+        }
     );
     text.parse::<f64>().ok().filter(|n| n.is_finite())
 }
@@ -197,17 +226,22 @@ fn email(text: &str) -> Result<Value, Invalid> {
     if text.len() > 254 || !re.is_match(text) || text.contains("..") {
         return Err(invalid("not an email address"));
     }
-    let (local, domain) = text.split_once('@').ok_or_else(|| invalid("not an email address"))?;
+    let (local, domain) = text
+        .split_once('@')
+        .ok_or_else(|| invalid("not an email address"))?;
     Ok(Value::String(format!("{local}@{}", domain.to_lowercase())))
 }
 
 fn phone(text: &str, country: &str) -> Result<Value, Invalid> {
     let id = phonenumber::country::Id::from_str(&country.to_ascii_uppercase()).ok();
-    let number = phonenumber::parse(id, text).map_err(|e| invalid(format!("not a phone number: {e}")))?;
+    let number =
+        phonenumber::parse(id, text).map_err(|e| invalid(format!("not a phone number: {e}")))?;
     if !phonenumber::is_valid(&number) {
         return Err(invalid("not a valid phone number"));
     }
-    Ok(Value::String(number.format().mode(phonenumber::Mode::E164).to_string()))
+    Ok(Value::String(
+        number.format().mode(phonenumber::Mode::E164).to_string(),
+    ))
 }
 
 fn date(text: &str) -> Result<NaiveDate, Invalid> {
@@ -224,7 +258,11 @@ fn date(text: &str) -> Result<NaiveDate, Invalid> {
 
 /// Which choice an answer means: the tapped id, its number (1-based), value, title or a
 /// synonym, compared without accents or case.
-pub fn one_of(options: &[Choice], text: Option<&str>, picked: Option<&str>) -> Result<usize, Invalid> {
+pub fn one_of(
+    options: &[Choice],
+    text: Option<&str>,
+    picked: Option<&str>,
+) -> Result<usize, Invalid> {
     let items: Vec<(&str, &str, &[String])> = options
         .iter()
         .map(|c| (c.value.as_str(), c.title(), c.synonyms.as_slice()))
@@ -233,7 +271,11 @@ pub fn one_of(options: &[Choice], text: Option<&str>, picked: Option<&str>) -> R
 }
 
 /// Shared by questions, menus and the catalog: (id, title, synonyms) per option.
-pub fn pick(items: &[(&str, &str, &[String])], text: Option<&str>, picked: Option<&str>) -> Option<usize> {
+pub fn pick(
+    items: &[(&str, &str, &[String])],
+    text: Option<&str>,
+    picked: Option<&str>,
+) -> Option<usize> {
     if let Some(id) = picked {
         if let Some(i) = items.iter().position(|(item_id, _, _)| *item_id == id) {
             return Some(i);
@@ -247,7 +289,9 @@ pub fn pick(items: &[(&str, &str, &[String])], text: Option<&str>, picked: Optio
         return (1..=items.len()).contains(&n).then(|| n - 1);
     }
     items.iter().position(|(id, title, synonyms)| {
-        normalize(id) == answer || normalize(title) == answer || synonyms.iter().any(|s| normalize(s) == answer)
+        normalize(id) == answer
+            || normalize(title) == answer
+            || synonyms.iter().any(|s| normalize(s) == answer)
     })
 }
 
@@ -293,20 +337,38 @@ mod tests {
 
     #[test]
     fn number_reads_both_separator_styles() {
-        assert_eq!(check(&num(), Some("1.234,50"), None, PE).unwrap(), json!(1234.5));
-        assert_eq!(check(&num(), Some("1,234.50"), None, PE).unwrap(), json!(1234.5));
-        assert_eq!(check(&num(), Some("1.234,50"), None, AR).unwrap(), json!(1234.5));
-        assert_eq!(check(&num(), Some("S/ 45.90"), None, PE).unwrap(), json!(45.9));
+        assert_eq!(
+            check(&num(), Some("1.234,50"), None, PE).unwrap(),
+            json!(1234.5)
+        );
+        assert_eq!(
+            check(&num(), Some("1,234.50"), None, PE).unwrap(),
+            json!(1234.5)
+        );
+        assert_eq!(
+            check(&num(), Some("1.234,50"), None, AR).unwrap(),
+            json!(1234.5)
+        );
+        assert_eq!(
+            check(&num(), Some("S/ 45.90"), None, PE).unwrap(),
+            json!(45.9)
+        );
         assert_eq!(check(&num(), Some("12"), None, PE).unwrap(), json!(12));
         assert_eq!(check(&num(), Some("-3,5"), None, AR).unwrap(), json!(-3.5));
     }
 
     #[test]
     fn an_ambiguous_number_is_read_by_the_tenant_locale() {
-        assert_eq!(check(&num(), Some("1.234"), None, PE).unwrap(), json!(1.234));
+        assert_eq!(
+            check(&num(), Some("1.234"), None, PE).unwrap(),
+            json!(1.234)
+        );
         assert_eq!(check(&num(), Some("1.234"), None, AR).unwrap(), json!(1234));
         assert_eq!(check(&num(), Some("1,234"), None, PE).unwrap(), json!(1234));
-        assert_eq!(check(&num(), Some("1.234.567"), None, PE).unwrap(), json!(1234567));
+        assert_eq!(
+            check(&num(), Some("1.234.567"), None, PE).unwrap(),
+            json!(1234567)
+        );
     }
 
     #[test]
@@ -331,7 +393,10 @@ mod tests {
             json!("Ana.P@tienda.pe")
         );
         for bad in ["ana", "ana@", "ana@tienda", "a b@c.pe", "ana@@c.pe"] {
-            assert!(check(&Validator::Email, Some(bad), None, PE).is_err(), "{bad}");
+            assert!(
+                check(&Validator::Email, Some(bad), None, PE).is_err(),
+                "{bad}"
+            );
         }
     }
 
@@ -351,8 +416,14 @@ mod tests {
 
     #[test]
     fn date_accepts_day_first_and_iso_and_stores_iso() {
-        assert_eq!(check(&Validator::Date, Some("05/03/2026"), None, PE).unwrap(), json!("2026-03-05"));
-        assert_eq!(check(&Validator::Date, Some("2026-03-05"), None, PE).unwrap(), json!("2026-03-05"));
+        assert_eq!(
+            check(&Validator::Date, Some("05/03/2026"), None, PE).unwrap(),
+            json!("2026-03-05")
+        );
+        assert_eq!(
+            check(&Validator::Date, Some("2026-03-05"), None, PE).unwrap(),
+            json!("2026-03-05")
+        );
         assert!(check(&Validator::Date, Some("31/02/2026"), None, PE).is_err());
         assert!(check(&Validator::Date, Some("mañana"), None, PE).is_err());
     }
@@ -364,7 +435,9 @@ mod tests {
         };
         assert!(check(&v, Some("ABC-123"), None, PE).is_ok());
         assert!(check(&v, Some("abc"), None, PE).is_err());
-        let bad = Validator::Regex { pattern: "(".into() };
+        let bad = Validator::Regex {
+            pattern: "(".into(),
+        };
         assert!(check(&bad, Some("x"), None, PE).is_err());
     }
 
@@ -387,7 +460,10 @@ mod tests {
         assert_eq!(check(&v, Some("SI"), None, PE).unwrap(), json!("si"));
         assert_eq!(check(&v, Some("¡Claro!"), None, PE).unwrap(), json!("si"));
         assert_eq!(check(&v, Some("2"), None, PE).unwrap(), json!("no"));
-        assert_eq!(check(&v, Some("whatever"), Some("no"), PE).unwrap(), json!("no"));
+        assert_eq!(
+            check(&v, Some("whatever"), Some("no"), PE).unwrap(),
+            json!("no")
+        );
         assert!(check(&v, Some("3"), None, PE).is_err());
         assert!(check(&v, Some("quizás"), None, PE).is_err());
     }
