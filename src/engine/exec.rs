@@ -1326,3 +1326,7 @@ fn choices_content(
     }
     Content::Text { body: text }
 }
+
+#[cfg(test)]
+#[path = "exec_tests.rs"]
+mod tests;
