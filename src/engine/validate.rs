@@ -681,3 +681,255 @@ fn check_variables(flow: &Flow, reachable: &HashSet<&str>, errors: &mut Vec<Flow
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::engine::model::GlobalCommands;
+
+    fn flow(nodes: Value) -> Flow {
+        serde_json::from_value(
+            json!({"id": "f", "version": 1, "name": "F", "start": "a", "nodes": nodes}),
+        )
+        .expect("test flow json")
+    }
+
+    /// The (node, field, code) triples of a flow's errors.
+    fn problems(nodes: Value) -> Vec<(String, String, String)> {
+        validate(&flow(nodes))
+            .into_iter()
+            .map(|e| (e.node, e.field, e.code))
+            .collect()
+    }
+
+    fn has(nodes: Value, node: &str, field: &str, code: &str) {
+        let p = problems(nodes);
+        assert!(
+            p.contains(&(node.into(), field.into(), code.into())),
+            "expected ({node}, {field}, {code}) in {p:?}"
+        );
+    }
+
+    #[test]
+    fn a_sound_flow_has_no_errors() {
+        let p = problems(json!({
+            "a": {"type": "question", "text": "¿Nombre?", "var": "n", "next": "b"},
+            "b": {"type": "end", "text": "Hola {{ n }} {{ contact.name }} {{ cart_total | money }}"}
+        }));
+        assert_eq!(p, vec![]);
+    }
+
+    #[test]
+    fn a_missing_start_node_is_rejected() {
+        let mut f = flow(json!({"a": {"type": "end"}}));
+        f.start = "inicio".into();
+        let e = validate(&f);
+        assert!(e
+            .iter()
+            .any(|e| e.node == "inicio" && e.field == "start" && e.code == "missing_start"));
+    }
+
+    #[test]
+    fn unknown_targets_are_rejected_naming_the_field() {
+        has(
+            json!({"a": {"type": "message", "text": "x", "next": "zz"}}),
+            "a",
+            "next",
+            "unknown_target",
+        );
+        has(
+            json!({"a": {"type": "menu", "text": "m", "options": [
+                {"id": "1", "title": "Uno", "next": "a"}, {"id": "2", "title": "Dos", "next": "nope"}]}}),
+            "a",
+            "options[1].next",
+            "unknown_target",
+        );
+        has(
+            json!({"a": {"type": "condition", "branches": [], "else": "nope"}}),
+            "a",
+            "else",
+            "unknown_target",
+        );
+    }
+
+    #[test]
+    fn unreachable_nodes_are_rejected() {
+        has(
+            json!({"a": {"type": "end"}, "island": {"type": "end"}}),
+            "island",
+            "id",
+            "unreachable",
+        );
+    }
+
+    #[test]
+    fn more_than_three_reply_buttons_are_rejected() {
+        let b: Vec<Value> = (0..4)
+            .map(|i| json!({"id": format!("b{i}"), "title": "T"}))
+            .collect();
+        has(
+            json!({"a": {"type": "message", "text": "x", "buttons": b}}),
+            "a",
+            "buttons",
+            "too_many_buttons",
+        );
+    }
+
+    #[test]
+    fn more_than_ten_list_rows_are_rejected() {
+        let rows: Vec<Value> = (0..11)
+            .map(|i| json!({"id": format!("r{i}"), "title": "T"}))
+            .collect();
+        has(
+            json!({"a": {"type": "message", "text": "x", "list": {"button": "Ver", "rows": rows}}}),
+            "a",
+            "list.rows",
+            "too_many_rows",
+        );
+        let opts: Vec<Value> = (0..11)
+            .map(|i| json!({"id": format!("o{i}"), "title": format!("Opción {i}"), "next": "a"}))
+            .collect();
+        has(
+            json!({"a": {"type": "menu", "text": "m", "options": opts}}),
+            "a",
+            "options",
+            "too_many_rows",
+        );
+    }
+
+    #[test]
+    fn button_titles_over_twenty_characters_are_rejected() {
+        has(
+            json!({"a": {"type": "message", "text": "x", "buttons": [
+                {"id": "ok", "title": "Corto"}, {"id": "long", "title": "Un título demasiado largo"}]}}),
+            "a",
+            "buttons[1].title",
+            "title_too_long",
+        );
+    }
+
+    #[test]
+    fn a_bad_regex_is_rejected_in_questions_and_triggers() {
+        has(
+            json!({"a": {"type": "question", "text": "x", "var": "v", "validate": {"kind": "regex", "pattern": "([a-z"}}}),
+            "a",
+            "validate.pattern",
+            "bad_regex",
+        );
+        let mut f = flow(json!({"a": {"type": "end"}}));
+        f.triggers = vec![crate::engine::model::Trigger::Regex {
+            pattern: "(".into(),
+        }];
+        assert!(validate(&f)
+            .iter()
+            .any(|e| e.field == "triggers[0].pattern" && e.code == "bad_regex"));
+    }
+
+    #[test]
+    fn bad_expressions_are_rejected_with_the_node_id() {
+        has(
+            json!({"a": {"type": "condition", "branches": [{"when": "cart_total >", "next": "b"}], "else": "b"},
+                   "b": {"type": "end"}}),
+            "a",
+            "branches[0].when",
+            "bad_expression",
+        );
+        has(
+            json!({"a": {"type": "set", "vars": [{"var": "x", "expr": "1 +* 2"}]}}),
+            "a",
+            "vars[0].expr",
+            "bad_expression",
+        );
+    }
+
+    #[test]
+    fn bad_templates_are_rejected_with_the_node_id() {
+        has(
+            json!({"a": {"type": "message", "text": "Hola {{ contact.name "}}),
+            "a",
+            "text",
+            "bad_template",
+        );
+        has(
+            json!({"a": {"type": "http", "url": "https://x.pe/{% if %}", "next": "b"}, "b": {"type": "end"}}),
+            "a",
+            "url",
+            "bad_template",
+        );
+    }
+
+    #[test]
+    fn variables_read_before_any_node_sets_them_are_rejected() {
+        has(
+            json!({"a": {"type": "message", "text": "Hola {{ nombre }}", "next": "b"},
+                   "b": {"type": "question", "text": "¿Nombre?", "var": "nombre"}}),
+            "a",
+            "text",
+            "undefined_variable",
+        );
+        has(
+            json!({"a": {"type": "condition", "branches": [{"when": "edad > 18", "next": "b"}], "else": "b"},
+                   "b": {"type": "end"}}),
+            "a",
+            "branches[0].when",
+            "undefined_variable",
+        );
+    }
+
+    #[test]
+    fn a_variable_set_on_some_path_before_the_read_is_accepted() {
+        let p = problems(json!({
+            "a": {"type": "menu", "text": "m", "options": [
+                {"id": "1", "title": "Uno", "next": "q"}, {"id": "2", "title": "Dos", "next": "b"}]},
+            "q": {"type": "question", "text": "¿Ciudad?", "var": "ciudad", "next": "b"},
+            "b": {"type": "end", "text": "{{ ciudad }}"}
+        }));
+        assert_eq!(p, vec![]);
+        let mut f = flow(json!({"a": {"type": "end", "text": "{{ desde_otro_flujo }}"}}));
+        f.params = vec!["desde_otro_flujo".into()];
+        assert_eq!(validate(&f), vec![]);
+    }
+
+    #[test]
+    fn set_assignments_may_read_earlier_ones() {
+        let p = problems(json!({"a": {"type": "set", "vars": [
+            {"var": "x", "expr": "2"}, {"var": "y", "expr": "x * 3"}], "next": "b"},
+            "b": {"type": "end", "text": "{{ y }}"}}));
+        assert_eq!(p, vec![]);
+    }
+
+    #[test]
+    fn http_nodes_check_method_timeout_and_paths() {
+        let p = problems(
+            json!({"a": {"type": "http", "method": "FETCH", "url": "https://x.pe", "timeout_ms": 0,
+            "map": {"n": "data..x"}}}),
+        );
+        for code in ["bad_method", "bad_timeout", "bad_path"] {
+            assert!(
+                p.iter().any(|(n, _, c)| n == "a" && c == code),
+                "{code} in {p:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_program_refuses_an_unknown_default_flow_and_goto_flow() {
+        let f = flow(json!({"a": {"type": "goto", "flow": "fantasma"}}));
+        let bot = BotProgram {
+            flows: vec![f],
+            default_flow: "nada".into(),
+            commands: GlobalCommands::default(),
+            hours: None,
+            idle_timeout_secs: 60,
+        };
+        let e = validate_program(&bot);
+        assert!(e
+            .iter()
+            .any(|(_, e)| e.field == "default_flow" && e.code == "unknown_flow"));
+        assert!(e
+            .iter()
+            .any(|(f, e)| f == "f" && e.node == "a" && e.field == "flow"));
+    }
+}
