@@ -850,3 +850,33 @@ fn inside_business_hours_the_flow_runs() {
     let mut c = Chat::new(with_hours(question(json!({"kind": "text"}))), &cat);
     assert_eq!(bodies(&c.say(text("hola"))), vec!["¿Dato?"]);
 }
+
+#[test]
+fn a_catalog_node_may_fix_a_search_and_show_its_own_intro() {
+    let cat = products(12);
+    let mut c = Chat::new(
+        bot(vec![flow(json!({
+            "a": {"type": "set", "vars": [{"var": "q", "expr": "'producto 1'"}], "next": "a2"},
+            "a2": {"type": "catalog", "text": "Resultados de {{ q }}", "search": "{{ q }}", "next": "z"},
+            "z": {"type": "end"}
+        }))]),
+        &cat,
+    );
+    let out = c.say(text("hola"));
+    let ids = row_ids(out.sent()[0]);
+    // "producto 1" matches Producto 1, 10, 11 and 12.
+    assert_eq!(ids, vec!["prod:p1", "prod:p10", "prod:p11", "prod:p12"]);
+    assert_eq!(bodies(&out), vec!["Resultados de producto 1"]);
+}
+
+#[test]
+fn an_idle_timeout_too_large_for_a_duration_never_expires() {
+    let cat = products(0);
+    let mut b = question(json!({"kind": "text"}));
+    b.idle_timeout_secs = u64::MAX;
+    let mut c = Chat::new(b, &cat);
+    c.say(text("hola"));
+    c.ctx.now = monday_noon() + Duration::days(3650);
+    let out = c.say(text("dato"));
+    assert!(!out.effects.contains(&Effect::SessionExpired));
+}

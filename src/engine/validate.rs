@@ -575,8 +575,14 @@ fn sources(node: &Node) -> Vec<(String, &str, Kind)> {
             }
             t("body", body, &mut out);
         }
-        Node::Catalog { text, error, .. } => {
+        Node::Catalog {
+            text,
+            error,
+            search,
+            ..
+        } => {
             t("text", text, &mut out);
+            t("search", search, &mut out);
             t("error", error, &mut out);
         }
         Node::Order {
