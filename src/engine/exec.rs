@@ -69,9 +69,10 @@ impl<'a> Run<'a, '_> {
         let now = self.ctx.now;
         let mut session = session;
         if let Some(s) = &session {
-            let idle = Duration::seconds(
-                i64::try_from(self.bot.idle_timeout_secs).unwrap_or(i64::MAX / 1000),
-            );
+            let idle = i64::try_from(self.bot.idle_timeout_secs)
+                .ok()
+                .and_then(Duration::try_seconds)
+                .unwrap_or(Duration::MAX);
             if now.signed_duration_since(s.last_activity_at) > idle {
                 if s.status != SessionStatus::Ended {
                     self.effects.push(Effect::SessionExpired);
@@ -687,15 +688,17 @@ impl<'a> Run<'a, '_> {
                 list(body, "Ver categorías", rows)
             }
             CatalogStage::Products { category, page } => {
-                let (products, more) =
-                    self.product_page(category.as_deref(), *page, !s.cart.is_empty());
+                let search = self.catalog_search(s, node);
+                let (products, more) = self.product_page(
+                    category.as_deref(),
+                    search.as_deref(),
+                    *page,
+                    !s.cart.is_empty(),
+                );
                 let rows = product_rows(&products, more, !s.cart.is_empty(), cur);
+                let home = self.catalog_home(node_category(node)) == stage;
                 let body = error.unwrap_or_else(|| match (intro, category) {
-                    (Some(t), _)
-                        if matches!(self.catalog_home(None), CatalogStage::Products { .. }) =>
-                    {
-                        self.render(s, t)
-                    }
+                    (Some(t), _) if home => self.render(s, t),
                     (_, Some(c)) => format!("Productos de {c}:"),
                     _ => "Nuestros productos:".into(),
                 });
@@ -728,17 +731,29 @@ impl<'a> Run<'a, '_> {
     fn product_page(
         &self,
         category: Option<&str>,
+        search: Option<&str>,
         page: usize,
         cart: bool,
     ) -> (Vec<ProductView>, bool) {
         let per = per_page(cart);
         let all = self.ctx.catalog.products(
             category,
-            None,
+            search,
             (page + 1).saturating_mul(per).saturating_add(1),
         );
-        let more = all.len() > (page + 1) * per;
+        let more = all.len() > (page.saturating_add(1)).saturating_mul(per);
         (all.into_iter().skip(page * per).take(per).collect(), more)
+    }
+
+    /// The node's search template, rendered (None when absent or empty).
+    fn catalog_search(&mut self, s: &Session, node: &Node) -> Option<String> {
+        let Node::Catalog {
+            search: Some(t), ..
+        } = node
+        else {
+            return None;
+        };
+        Some(self.render(s, t).trim().to_string()).filter(|q| !q.is_empty())
     }
 
     fn catalog_answer(&mut self, s: &mut Session, node: &Node, input: &Input) -> Next {
@@ -791,7 +806,9 @@ impl<'a> Run<'a, '_> {
                 }
             }
             CatalogStage::Products { category: c, page } => {
-                let (products, more) = self.product_page(c.as_deref(), *page, cart);
+                let search = self.catalog_search(s, node);
+                let (products, more) =
+                    self.product_page(c.as_deref(), search.as_deref(), *page, cart);
                 let rows = product_rows(&products, more, cart, &self.ctx.tenant.currency);
                 match pick_row(&rows, input) {
                     Some(id) if id == "more" => moved(
@@ -835,7 +852,10 @@ impl<'a> Run<'a, '_> {
                 };
                 let qty = input
                     .text()
-                    .and_then(|t| validators::parse_number(t, false))
+                    .and_then(|t| {
+                        let comma = validators::decimal_comma(&self.ctx.tenant.locale);
+                        validators::parse_number(t, comma)
+                    })
                     .filter(|n| n.fract() == 0.0 && *n >= 1.0 && *n <= MAX_QTY as f64)
                     .map(|n| n as i64);
                 let Some(qty) = qty else {
@@ -1135,6 +1155,13 @@ fn as_order_number(v: &Value) -> Option<i64> {
     .filter(|n| *n > 0)
 }
 
+fn node_category(node: &Node) -> Option<&str> {
+    match node {
+        Node::Catalog { category, .. } => category.as_deref(),
+        _ => None,
+    }
+}
+
 fn catalog_texts(node: &Node) -> (Option<&String>, Option<&String>) {
     match node {
         Node::Catalog { text, error, .. } => (text.as_ref(), error.as_ref()),
@@ -1326,3 +1353,7 @@ fn choices_content(
     }
     Content::Text { body: text }
 }
+
+#[cfg(test)]
+#[path = "exec_tests.rs"]
+mod tests;

@@ -8,7 +8,7 @@
 //! and feeds results back as `Input`s.
 
 pub mod context;
-
+pub mod demo;
 pub mod effect;
 pub mod exec;
 pub mod hours;
@@ -16,7 +16,7 @@ pub mod http;
 pub mod input;
 pub mod model;
 pub mod template;
-
+pub mod validate;
 pub mod validators;
 
 pub use context::{Catalog, ContactView, Ctx, MemoryCatalog, ProductView, TenantSettings};
@@ -28,3 +28,4 @@ pub use input::Input;
 pub use model::{
     BotProgram, CartLine, Flow, GlobalCommands, Node, Session, SessionStatus, Waiting,
 };
+pub use validate::{validate, validate_program, FlowError};

@@ -141,6 +141,9 @@ pub enum Node {
         /// Show only this category (skips the category list).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         category: Option<String>,
+        /// Only products matching this search (a template, e.g. `{{ busqueda }}`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        search: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
         #[serde(default = "default_retries")]

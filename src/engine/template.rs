@@ -195,19 +195,25 @@ fn date_filter(
             .lookup("tz")
             .and_then(|v| v.as_str().and_then(|s| s.parse().ok()))
             .unwrap_or(chrono_tz::UTC);
-        return Ok(dt
-            .with_timezone(&Utc)
-            .with_timezone(&tz)
-            .format(&format)
-            .to_string());
+        return write_date(dt.with_timezone(&Utc).with_timezone(&tz).format(&format));
     }
     if let Ok(d) = NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
-        return Ok(d.format(&format).to_string());
+        return write_date(d.format(&format));
     }
     Err(minijinja::Error::new(
         ErrorKind::InvalidOperation,
         format!("date expects an ISO date or RFC 3339 time, got {text:?}"),
     ))
+}
+
+/// Format without panicking: a date has no hours, so "%H" on one is an error, not a crash.
+fn write_date(f: impl std::fmt::Display) -> Result<String, minijinja::Error> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    write!(out, "{f}").map_err(|_| {
+        minijinja::Error::new(ErrorKind::InvalidOperation, "format does not fit a date")
+    })?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -243,6 +249,7 @@ mod tests {
             "04/03 22:00"
         );
         assert!(render("{{ 'ayer' | date }}", &ctx).is_err());
+        assert!(render("{{ d | date('%H:%M') }}", &ctx).is_err());
     }
 
     #[test]
