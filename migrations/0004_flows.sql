@@ -23,3 +23,8 @@ CREATE TABLE flow_versions (
     note         TEXT,
     PRIMARY KEY (flow_id, version)
 );
+
+-- The dashboard's simulator talks to a bot as a test contact: its replies are delivered
+-- to the sandbox transcript, never to a provider.
+ALTER TABLE conversations ADD COLUMN sandbox INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN sandbox INTEGER NOT NULL DEFAULT 0;

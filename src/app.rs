@@ -42,6 +42,8 @@ pub struct Inner {
     /// Live channels per bot.
     pub registry: crate::bots::registry::Registry,
     pub outbox: crate::outbox::worker::OutboxRuntime,
+    /// Bot programs (published flows + settings) by bot, built on first use.
+    pub programs: RwLock<HashMap<crate::ids::BotId, Option<Arc<crate::engine::BotProgram>>>>,
     /// Live inbox events for SSE.
     pub live: crate::live::Hub,
     /// Signalled when inbound messages are stored.
@@ -108,6 +110,33 @@ impl AppState {
             .read(move |c| crate::bots::get_for_routing(c, &key, id))
             .await?;
         Ok(bot.map(|b| self.registry.install(b)))
+    }
+
+    /// The bot's program, loaded from its published flows on first use.
+    pub async fn program(
+        &self,
+        bot: &crate::bots::Bot,
+    ) -> Result<Option<Arc<crate::engine::BotProgram>>, crate::store::DbError> {
+        if let Some(p) = self.programs.read().ok().and_then(|m| m.get(&bot.id).cloned()) {
+            return Ok(p);
+        }
+        let (id, settings) = (bot.id, bot.settings.clone());
+        let program = self
+            .db
+            .read(move |c| crate::flows::program(c, id, &settings))
+            .await?
+            .map(Arc::new);
+        if let Ok(mut m) = self.programs.write() {
+            m.insert(bot.id, program.clone());
+        }
+        Ok(program)
+    }
+
+    /// Drops the cached program (a flow was published or the bot changed).
+    pub fn forget_program(&self, bot: crate::ids::BotId) {
+        if let Ok(mut m) = self.programs.write() {
+            m.remove(&bot);
+        }
     }
 
     /// New inbound messages were stored: wake whoever processes conversations.
@@ -179,6 +208,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         outbox: crate::outbox::worker::OutboxRuntime::new(&config.outbox),
         inbound_wake: tokio::sync::Notify::new(),
         live: crate::live::Hub::default(),
+        programs: RwLock::new(HashMap::new()),
         http,
         revoked_sessions: RwLock::new(revoked.into_iter().collect()),
         key_touches: Mutex::new(HashMap::new()),

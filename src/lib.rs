@@ -15,6 +15,7 @@ pub mod conversations;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod flows;
 pub mod ids;
 pub mod live;
 pub mod messages;

@@ -6,8 +6,14 @@ use crate::app::AppState;
 
 /// Starts every named worker. Each watches `state.shutdown_signal()` and returns when told.
 pub fn start(state: &AppState) -> Vec<(&'static str, JoinHandle<()>)> {
-    vec![(
-        "outbox",
-        tokio::spawn(crate::outbox::worker::run(state.clone())),
-    )]
+    vec![
+        (
+            "outbox",
+            tokio::spawn(crate::outbox::worker::run(state.clone())),
+        ),
+        (
+            "conversations",
+            tokio::spawn(crate::conversations::processor::run(state.clone())),
+        ),
+    ]
 }

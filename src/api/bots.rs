@@ -216,6 +216,7 @@ async fn update(
         .await?
         .ok_or(AppError::NotFound("bot"))?;
     state.registry.forget(id);
+    state.forget_program(id);
     if let Ok(mut c) = state.outbox.circuits.lock() {
         c.forget(|k| k.0 == id);
     }

@@ -7,12 +7,14 @@ mod auth;
 mod bots;
 mod conversations;
 mod customers;
+mod flows;
 mod health;
 pub mod json;
 pub mod openapi;
 mod orders;
 mod outbox;
 mod products;
+mod sandbox;
 mod sellers;
 mod tenant;
 mod users;
@@ -59,6 +61,8 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::routes())
         .merge(bots::routes())
         .merge(conversations::routes())
+        .merge(flows::routes())
+        .merge(sandbox::routes())
         .merge(outbox::routes())
         .merge(products::routes())
         .merge(customers::routes())

@@ -358,6 +358,16 @@ pub const PLAIN_ROUTES: &[(&str, &str, &str, &str, &str)] = &[
         "QR bridge webhook (X-Bridge-Signature)",
         "200",
     ),
+    ("get", "/api/bots/{bot}/flows", "flows", "A bot's flows (drafts and latest published version)", "200"),
+    ("post", "/api/bots/{bot}/flows", "flows", "Create a flow; it is validated and errors name the node and field (admin)", "201"),
+    ("get", "/api/bots/{bot}/flows/{flow}", "flows", "One flow", "200"),
+    ("put", "/api/bots/{bot}/flows/{flow}", "flows", "Change a flow's draft, validated (admin)", "200"),
+    ("delete", "/api/bots/{bot}/flows/{flow}", "flows", "Delete a flow (admin)", "204"),
+    ("post", "/api/bots/{bot}/flows/{flow}/publish", "flows", "Publish the draft as the next immutable version (admin)", "200"),
+    ("get", "/api/bots/{bot}/flows/{flow}/versions", "flows", "Published versions, newest first", "200"),
+    ("post", "/api/bots/{bot}/flows/{flow}/rollback", "flows", "Republish an older version as the newest (admin)", "200"),
+    ("post", "/api/bots/{bot}/sandbox", "sandbox", "Simulator: send a message as the test contact and get the bot's replies (agent)", "200"),
+    ("delete", "/api/bots/{bot}/sandbox", "sandbox", "Simulator: start the test conversation over (agent)", "200"),
 ];
 
 /// The OpenAPI document (this one); no auth.

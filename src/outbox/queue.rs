@@ -45,10 +45,19 @@ pub fn enqueue(c: &Connection, e: &Enqueue) -> Result<Option<i64>, DbError> {
         params![e.tenant, e.bot, e.conversation, content, e.author, e.source_key, now],
     )?;
     let message_id = c.last_insert_rowid();
+    // Replies in the simulator's conversation go to its transcript, never to a provider.
+    let sandbox: bool = c
+        .query_row(
+            "SELECT sandbox FROM conversations WHERE id = ?1",
+            [e.conversation],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(false);
     c.execute(
-        "INSERT INTO outbox (tenant_id, bot_id, message_id, to_phone, content, reply_to, next_attempt_at, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7)",
-        params![e.tenant, e.bot, message_id, e.to, content, e.reply_to, now],
+        "INSERT INTO outbox (tenant_id, bot_id, message_id, to_phone, content, reply_to, next_attempt_at, created_at, updated_at, sandbox)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, ?8)",
+        params![e.tenant, e.bot, message_id, e.to, content, e.reply_to, now, sandbox],
     )?;
     Ok(Some(c.last_insert_rowid()))
 }
@@ -63,13 +72,15 @@ pub struct Due {
     pub content: Content,
     pub reply_to: Option<String>,
     pub attempts: u32,
+    /// A simulator conversation: delivered to the transcript, not to a provider.
+    pub sandbox: bool,
 }
 
 /// Claims up to `limit` due rows, oldest first, never a row whose contact still has an
 /// earlier message waiting (replies arrive in order). Claimed rows become `sending`.
 pub fn claim_due(c: &Connection, now: &str, limit: usize) -> Result<Vec<Due>, DbError> {
     let mut st = c.prepare_cached(
-        "SELECT o.id, o.tenant_id, o.bot_id, o.message_id, o.to_phone, o.content, o.reply_to, o.attempts
+        "SELECT o.id, o.tenant_id, o.bot_id, o.message_id, o.to_phone, o.content, o.reply_to, o.attempts, o.sandbox
          FROM outbox o
          WHERE o.status = 'queued' AND o.next_attempt_at <= ?1
            AND NOT EXISTS (SELECT 1 FROM outbox p
@@ -91,6 +102,7 @@ pub fn claim_due(c: &Connection, now: &str, limit: usize) -> Result<Vec<Due>, Db
                 },
                 reply_to: r.get(6)?,
                 attempts: r.get(7)?,
+                sandbox: r.get(8)?,
             },
             content,
         ))

@@ -141,6 +141,18 @@ pub async fn run(state: AppState) {
 
 async fn deliver(state: &AppState, due: Due) {
     let rt = &state.outbox;
+    if due.sandbox {
+        let d = due.clone();
+        let id = format!("sandbox-{}", due.id);
+        let res = state
+            .db
+            .write(move |c| queue::mark_sent(c, &d, "sandbox", &id, d.attempts + 1))
+            .await;
+        if let Err(e) = res {
+            tracing::error!(error = %e, outbox = due.id, "could not record a sandbox reply");
+        }
+        return;
+    }
     let live = match state.live_bot(due.bot).await {
         Ok(Some(l)) => l,
         Ok(None) => {

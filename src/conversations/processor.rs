@@ -1,0 +1,580 @@
+//! Runs the flow engine for every stored inbound item, exactly once (DESIGN §5):
+//!
+//! 1. load the session from redb and step the engine (pure);
+//! 2. commit to redb in one transaction: the new session, `last_inbound_id` and the effects;
+//! 3. apply the effects to SQLite in one transaction (outbox rows, orders, system inputs)
+//!    and mark the inbound item processed.
+//!
+//! A crash between 2 and 3 replays only step 3 (redb already holds the decision).
+//! Conversations are processed one item at a time, in rowid order; different
+//! conversations run in parallel.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{json, Value};
+
+use super::catalog::SqlCatalog;
+use crate::app::AppState;
+use crate::engine::{self, ContactView, Ctx, Effect, Input, Session, TenantSettings};
+use crate::ids::{now_text, BotId, ConversationId, TenantId};
+use crate::messages::Inbound;
+use crate::outbox::queue::{self, Enqueue};
+use crate::store::state::{Conversation as Stored, Step};
+use crate::store::DbError;
+
+/// One inbound item waiting to be processed.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub id: i64,
+    pub tenant: TenantId,
+    pub bot: BotId,
+    pub conversation: ConversationId,
+    pub kind: String,
+    pub content: String,
+    pub phone: String,
+    pub name: Option<String>,
+    pub status: String,
+}
+
+fn next_pending(c: &Connection, conversation: ConversationId) -> Result<Option<Pending>, DbError> {
+    Ok(c
+        .query_row(
+            "SELECT m.id, m.tenant_id, m.bot_id, m.conversation_id, m.kind, m.content,
+                    v.contact_phone, v.contact_name, v.status
+             FROM messages m JOIN conversations v ON v.id = m.conversation_id
+             WHERE m.conversation_id = ?1 AND m.direction = 'in' AND m.processed_at IS NULL
+             ORDER BY m.id LIMIT 1",
+            [conversation],
+            |r| {
+                Ok(Pending {
+                    id: r.get(0)?,
+                    tenant: r.get(1)?,
+                    bot: r.get(2)?,
+                    conversation: r.get(3)?,
+                    kind: r.get(4)?,
+                    content: r.get(5)?,
+                    phone: r.get(6)?,
+                    name: r.get(7)?,
+                    status: r.get(8)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+fn conversations_with_work(c: &Connection) -> Result<Vec<ConversationId>, DbError> {
+    let mut st = c.prepare_cached(
+        "SELECT DISTINCT conversation_id FROM messages WHERE direction = 'in' AND processed_at IS NULL LIMIT 10000",
+    )?;
+    let rows = st.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The worker: finds conversations with unprocessed input (also at start-up: the replay)
+/// and drains each one serially.
+pub async fn run(state: AppState) {
+    let busy: Arc<Mutex<HashSet<ConversationId>>> = Arc::new(Mutex::new(HashSet::new()));
+    let mut shutdown = state.shutdown_signal();
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        match state.db.read(conversations_with_work).await {
+            Ok(convs) => {
+                for conv in convs {
+                    let fresh = busy.lock().map(|mut b| b.insert(conv)).unwrap_or(false);
+                    if !fresh {
+                        continue;
+                    }
+                    let (st, busy) = (state.clone(), busy.clone());
+                    tokio::spawn(async move {
+                        drain(&st, conv).await;
+                        if let Ok(mut b) = busy.lock() {
+                            b.remove(&conv);
+                        }
+                        // Something may have arrived while we were finishing.
+                        st.inbound_wake.notify_one();
+                    });
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "could not list pending conversations"),
+        }
+        tokio::select! {
+            _ = state.inbound_wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+async fn drain(state: &AppState, conv: ConversationId) {
+    loop {
+        if state.is_shutting_down() {
+            return;
+        }
+        let next = match state.db.read(move |c| next_pending(c, conv)).await {
+            Ok(Some(p)) => p,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the next inbound item");
+                return;
+            }
+        };
+        if let Err(e) = process(state, &next).await {
+            tracing::error!(error = %e, message = next.id, "processing failed; will retry");
+            let (tenant, msg) = (next.tenant, e.to_string());
+            let _ = state
+                .db
+                .write(move |c| {
+                    c.execute(
+                        "INSERT INTO error_logs (tenant_id, service, module, severity, message, created_at)
+                         VALUES (?1, 'worker', 'conversations', 'error', ?2, ?3)",
+                        params![tenant, msg, now_text()],
+                    )?;
+                    Ok(())
+                })
+                .await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            return;
+        }
+    }
+}
+
+fn conversation_key(bot: BotId, phone: &str) -> String {
+    format!("{bot}:{phone}")
+}
+
+/// What a stored item means to the engine.
+enum Item {
+    Input(Input),
+    Reset,
+}
+
+fn item_of(p: &Pending) -> Item {
+    if p.kind == "system" {
+        let v: Value = serde_json::from_str(&p.content).unwrap_or(Value::Null);
+        return match v["type"].as_str() {
+            Some("reset") => Item::Reset,
+            Some("released") => Item::Input(Input::Released),
+            _ => serde_json::from_value(v)
+                .map(Item::Input)
+                .unwrap_or(Item::Input(Input::Unsupported { kind: "system".into() })),
+        };
+    }
+    match serde_json::from_str::<Inbound>(&p.content) {
+        Ok(m) => Item::Input(Input::from(&m)),
+        Err(_) => Item::Input(Input::Unsupported { kind: "unknown".into() }),
+    }
+}
+
+/// Processes one inbound item exactly once.
+pub async fn process(state: &AppState, p: &Pending) -> anyhow::Result<()> {
+    let key = conversation_key(p.bot, &p.phone);
+    let st = state.state.clone();
+    let k = key.clone();
+    let stored: Option<Stored<Session>> =
+        tokio::task::spawn_blocking(move || st.conversation(&k)).await??;
+
+    let effects: Vec<Effect> = match &stored {
+        Some(s) if s.last_inbound_id >= p.id => {
+            // Step 2 happened before a crash: replay only step 3.
+            let st = state.state.clone();
+            let id = p.id;
+            tokio::task::spawn_blocking(move || st.pending_effects::<Vec<Effect>>(id))
+                .await??
+                .unwrap_or_default()
+        }
+        _ => {
+            let previous = stored.and_then(|s| s.session);
+            let (session, effects) = decide(state, p, previous).await?;
+            let record = Stored {
+                session,
+                last_inbound_id: p.id,
+            };
+            let st = state.state.clone();
+            let (k, id, eff) = (key.clone(), p.id, effects.clone());
+            let started = std::time::Instant::now();
+            tokio::task::spawn_blocking(move || {
+                st.commit_steps(&[Step {
+                    key: &k,
+                    conversation: &record,
+                    inbound_id: id,
+                    effects: &eff,
+                }])
+            })
+            .await??;
+            metrics::histogram!("redb_write_seconds").record(started.elapsed().as_secs_f64());
+            effects
+        }
+    };
+
+    // Effects that talk to the outside world run before the transaction (at-least-once);
+    // their results go in with it.
+    let mut http_results: Vec<Option<Input>> = Vec::with_capacity(effects.len());
+    for e in &effects {
+        http_results.push(match e {
+            Effect::Http { .. } => Some(run_http(state, p.tenant, e).await),
+            _ => None,
+        });
+    }
+
+    let (pending, effs) = (p.clone(), effects.clone());
+    let applied = state
+        .db
+        .write(move |c| apply(c, &pending, &effs, &http_results))
+        .await?;
+
+    let st = state.state.clone();
+    let id = p.id;
+    let _ = tokio::task::spawn_blocking(move || st.clear_effects(&[id])).await;
+    if applied.sent > 0 {
+        state.outbox.wake.notify_one();
+    }
+    if applied.inputs > 0 {
+        state.inbound_wake.notify_one();
+    }
+    for (kind, data) in applied.live {
+        state.live.publish(p.tenant, kind, data);
+    }
+    metrics::counter!("engine_steps_total").increment(1);
+    Ok(())
+}
+
+/// Step 1: run the engine (or not: a person has the conversation, nothing is published).
+async fn decide(
+    state: &AppState,
+    p: &Pending,
+    previous: Option<Session>,
+) -> anyhow::Result<(Option<Session>, Vec<Effect>)> {
+    let input = match item_of(p) {
+        Item::Reset => return Ok((None, vec![])),
+        Item::Input(i) => i,
+    };
+    if p.status == "human" && input.is_customer() {
+        return Ok((previous, vec![]));
+    }
+    let Some(live) = state.live_bot(p.bot).await? else {
+        return Ok((previous, vec![]));
+    };
+    let Some(program) = state.program(&live.bot).await? else {
+        return Ok((previous, vec![]));
+    };
+    let (tenant, phone, name) = (p.tenant, p.phone.clone(), p.name.clone());
+    let now = chrono::Utc::now();
+    let outcome = state
+        .db
+        .read(move |c| {
+            let settings = tenant_settings(c, tenant)?;
+            let catalog = SqlCatalog { conn: c, tenant };
+            let ctx = Ctx {
+                now,
+                tenant: settings,
+                contact: ContactView { phone, name },
+                catalog: &catalog,
+            };
+            Ok(engine::step(&program, previous.as_ref(), &input, &ctx))
+        })
+        .await?;
+    Ok((outcome.session, outcome.effects))
+}
+
+fn tenant_settings(c: &Connection, tenant: TenantId) -> Result<TenantSettings, DbError> {
+    let row: Option<(String, String, String, String, String)> = c
+        .prepare_cached("SELECT timezone, country, currency, locale, settings FROM tenants WHERE id = ?1")?
+        .query_row([tenant], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .optional()?;
+    let Some((tz, country, currency, locale, settings)) = row else {
+        return Ok(TenantSettings::default());
+    };
+    let settings: Value = serde_json::from_str(&settings).unwrap_or(Value::Null);
+    Ok(TenantSettings {
+        tz: tz.parse().unwrap_or(chrono_tz::America::Lima),
+        country,
+        currency,
+        locale,
+        allow_private_http: settings["allow_private_http"].as_bool().unwrap_or(false),
+    })
+}
+
+#[derive(Default)]
+struct Applied {
+    sent: usize,
+    inputs: usize,
+    live: Vec<(&'static str, Value)>,
+}
+
+/// Step 3, inside one SQLite transaction. Every row it writes is keyed by
+/// (inbound id, effect index), so even a replay of a committed step would change nothing.
+fn apply(
+    c: &Connection,
+    p: &Pending,
+    effects: &[Effect],
+    http_results: &[Option<Input>],
+) -> Result<Applied, DbError> {
+    let mut out = Applied::default();
+    let done: bool = c
+        .query_row("SELECT processed_at IS NOT NULL FROM messages WHERE id = ?1", [p.id], |r| r.get(0))
+        .optional()?
+        .unwrap_or(true);
+    if done {
+        return Ok(out);
+    }
+    for (i, e) in effects.iter().enumerate() {
+        let key = format!("m{}:{}", p.id, i);
+        match e {
+            Effect::Send(content) => {
+                let queued = queue::enqueue(
+                    c,
+                    &Enqueue {
+                        tenant: p.tenant,
+                        bot: p.bot,
+                        conversation: p.conversation,
+                        to: &p.phone,
+                        content,
+                        reply_to: None,
+                        source_key: Some(key),
+                        author: "bot",
+                    },
+                )?;
+                if queued.is_some() {
+                    out.sent += 1;
+                }
+            }
+            Effect::CreateOrder {
+                lines,
+                customer_name,
+                address,
+                notes,
+            } => {
+                let result = create_order(c, p, lines, customer_name.as_deref(), address.as_deref(), notes.as_deref())?;
+                if let Input::OrderResult { ok: true, order_id, number, .. } = &result {
+                    out.live.push(("order", json!({"order_id": order_id, "number": number, "conversation_id": p.conversation})));
+                }
+                push_input(c, p, &result, &key, &mut out)?;
+            }
+            Effect::LookupOrder { number } => {
+                let result = lookup_order(c, p, *number)?;
+                push_input(c, p, &result, &key, &mut out)?;
+            }
+            Effect::Http { .. } => {
+                let result = http_results
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .unwrap_or(Input::HttpResult { ok: false, status: None, body: None, error: Some("not run".into()) });
+                push_input(c, p, &result, &key, &mut out)?;
+            }
+            Effect::Handoff { reason } => {
+                c.execute(
+                    "UPDATE conversations SET status = 'human' WHERE id = ?1 AND tenant_id = ?2",
+                    params![p.conversation, p.tenant],
+                )?;
+                out.live.push(("conversation", json!({"id": p.conversation, "status": "human", "reason": reason})));
+            }
+            Effect::Error { flow_id, node, message } => {
+                c.execute(
+                    "INSERT INTO error_logs (tenant_id, service, module, severity, message, created_at)
+                     VALUES (?1, 'engine', ?2, 'warning', ?3, ?4)",
+                    params![p.tenant, format!("flow {flow_id} node {node}"), message, now_text()],
+                )?;
+            }
+            Effect::FlowStarted { .. } | Effect::FlowCompleted { .. } | Effect::Away | Effect::SessionExpired => {}
+        }
+    }
+    c.execute(
+        "UPDATE messages SET processed_at = ?2 WHERE id = ?1",
+        params![p.id, now_text()],
+    )?;
+    if p.kind == "customer" {
+        out.live.push(("message", json!({"conversation_id": p.conversation, "id": p.id, "direction": "in"})));
+    }
+    if out.sent > 0 {
+        out.live.push(("message", json!({"conversation_id": p.conversation, "direction": "out"})));
+    }
+    Ok(out)
+}
+
+fn push_input(c: &Connection, p: &Pending, input: &Input, key: &str, out: &mut Applied) -> Result<(), DbError> {
+    let value = serde_json::to_value(input).map_err(|e| DbError::Other(e.to_string()))?;
+    if super::store::push_system_input(c, p.tenant, p.bot, p.conversation, &value, Some(key))?.is_some() {
+        out.inputs += 1;
+    }
+    Ok(())
+}
+
+/// Creates and confirms the order (stock is taken on confirm) in a savepoint, so a shop
+/// refusal (out of stock) becomes a flow result instead of failing the step.
+fn create_order(
+    c: &Connection,
+    p: &Pending,
+    lines: &[engine::CartLine],
+    customer_name: Option<&str>,
+    address: Option<&str>,
+    notes: Option<&str>,
+) -> Result<Input, DbError> {
+    use crate::shop::orders::{self, NewItem, NewOrder, Source, Status};
+    c.execute_batch("SAVEPOINT bot_order")?;
+    let attempt = (|| -> Result<orders::Order, crate::shop::ShopError> {
+        let name = customer_name.or(p.name.as_deref()).unwrap_or("");
+        let customer = crate::shop::customers::find_or_create_by_phone(c, p.tenant, &p.phone, name, "bot")?;
+        let mut note = String::new();
+        if let Some(a) = address.filter(|a| !a.trim().is_empty()) {
+            note.push_str(&format!("Entrega: {a}"));
+        }
+        if let Some(n) = notes.filter(|n| !n.trim().is_empty()) {
+            if !note.is_empty() {
+                note.push('\n');
+            }
+            note.push_str(n);
+        }
+        let items = lines
+            .iter()
+            .map(|l| NewItem {
+                product_id: crate::ids::ProductId::parse(&l.product_id),
+                sku: Some(l.sku.clone()),
+                quantity: l.qty,
+            })
+            .collect();
+        let order = orders::create(
+            c,
+            p.tenant,
+            NewOrder {
+                customer_id: customer.id,
+                items,
+                discount_minor: 0,
+                shipping_minor: 0,
+                notes: note,
+                source: Source::Bot,
+                seller_id: None,
+            },
+            "bot",
+        )?;
+        orders::set_status(c, p.tenant, order.id, Status::Confirmed, "bot", "confirmed in the chat")
+    })();
+    match attempt {
+        Ok(order) => {
+            c.execute_batch("RELEASE bot_order")?;
+            Ok(Input::OrderResult {
+                ok: true,
+                order_id: Some(order.id.to_string()),
+                number: Some(order.number),
+                total_minor: Some(order.total_minor),
+                currency: Some(order.currency),
+                error: None,
+            })
+        }
+        Err(e) => {
+            c.execute_batch("ROLLBACK TO bot_order; RELEASE bot_order")?;
+            if let crate::shop::ShopError::Db(db) = e {
+                return Err(db);
+            }
+            Ok(Input::OrderResult {
+                ok: false,
+                order_id: None,
+                number: None,
+                total_minor: None,
+                currency: None,
+                error: Some(e.to_string()),
+            })
+        }
+    }
+}
+
+/// A customer may only look up their own orders.
+fn lookup_order(c: &Connection, p: &Pending, number: i64) -> Result<Input, DbError> {
+    let order = crate::shop::orders::by_number(c, p.tenant, number).map_err(|e| match e {
+        crate::shop::ShopError::Db(db) => db,
+        other => DbError::Other(other.to_string()),
+    })?;
+    Ok(match order.filter(|o| o.customer_phone == p.phone) {
+        Some(o) => Input::OrderStatus {
+            found: true,
+            number,
+            status: Some(o.status.as_str().to_string()),
+            total_minor: Some(o.total_minor),
+            currency: Some(o.currency),
+        },
+        None => Input::OrderStatus {
+            found: false,
+            number,
+            status: None,
+            total_minor: None,
+            currency: None,
+        },
+    })
+}
+
+/// An `http` node's call: SSRF rules on the literal and the resolved addresses, a timeout,
+/// and the JSON body (if any) handed back to the flow.
+async fn run_http(state: &AppState, tenant: TenantId, e: &Effect) -> Input {
+    let Effect::Http { method, url, headers, body, timeout_ms } = e else {
+        return Input::HttpResult { ok: false, status: None, body: None, error: Some("not an http effect".into()) };
+    };
+    let fail = |msg: String| Input::HttpResult { ok: false, status: None, body: None, error: Some(msg) };
+    let allow_private = state
+        .db
+        .read(move |c| tenant_settings(c, tenant))
+        .await
+        .map(|t| t.allow_private_http)
+        .unwrap_or(false);
+    if let Err(why) = engine::http_target_allowed(url, allow_private) {
+        return fail(why);
+    }
+    if !allow_private {
+        if let Some((host, port)) = host_port(url) {
+            match tokio::net::lookup_host((host.as_str(), port)).await {
+                Ok(addrs) => {
+                    for a in addrs {
+                        let literal = format!("http://{}/", a.ip());
+                        let literal = if a.is_ipv6() { format!("http://[{}]/", a.ip()) } else { literal };
+                        if let Err(why) = engine::http_target_allowed(&literal, false) {
+                            return fail(format!("{host} resolves to a refused address: {why}"));
+                        }
+                    }
+                }
+                Err(e) => return fail(format!("cannot resolve {host}: {e}")),
+            }
+        }
+    }
+    let Ok(m) = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else {
+        return fail(format!("bad method {method}"));
+    };
+    let mut rb = state
+        .http
+        .request(m, url)
+        .timeout(Duration::from_millis((*timeout_ms).clamp(100, 60_000)));
+    for (k, v) in headers {
+        rb = rb.header(k, v);
+    }
+    if let Some(b) = body {
+        rb = rb.body(b.clone());
+    }
+    match rb.send().await {
+        Ok(res) => {
+            let status = res.status().as_u16();
+            let bytes = res.bytes().await.unwrap_or_default();
+            let body = serde_json::from_slice(&bytes).ok();
+            Input::HttpResult { ok: (200..300).contains(&status), status: Some(status), body, error: None }
+        }
+        Err(e) => fail(e.to_string()),
+    }
+}
+
+fn host_port(url: &str) -> Option<(String, u16)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit('@').next()?;
+    let default = if scheme.eq_ignore_ascii_case("https") { 443 } else { 80 };
+    if let Some(v6) = authority.strip_prefix('[') {
+        let (host, rest) = v6.split_once(']')?;
+        let port = rest.strip_prefix(':').and_then(|p| p.parse().ok()).unwrap_or(default);
+        return Some((host.to_string(), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((h, p)) => Some((h.to_string(), p.parse().ok()?)),
+        None => Some((authority.to_string(), default)),
+    }
+}
