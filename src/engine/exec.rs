@@ -251,27 +251,30 @@ impl<'a> Run<'a, '_> {
                     });
                     return None;
                 }
-                Next::Switch { flow, node } => {
-                    let Some(f) = self.bot.latest(&flow) else {
-                        self.error(
-                            &s,
-                            &s.node.clone(),
-                            &format!("goto: flow {flow} not published"),
-                        );
-                        return None;
-                    };
-                    s.flow_id = f.id.clone();
-                    s.flow_version = f.version;
-                    self.effects.push(Effect::FlowStarted {
-                        flow_id: f.id.clone(),
-                    });
-                    target = Some(node.unwrap_or_else(|| f.start.clone()));
-                }
+                Next::Switch { flow, node } => match self.switch(&mut s, &flow, node) {
+                    Some(t) => target = Some(t),
+                    None => return None,
+                },
             }
         }
         let node = s.node.clone();
         self.error(&s, &node, "too many steps without waiting (a loop?)");
         None
+    }
+
+    /// Move the session to the newest version of another flow; returns the node to run.
+    fn switch(&mut self, s: &mut Session, flow: &str, node: Option<String>) -> Option<String> {
+        let Some(f) = self.bot.latest(flow) else {
+            let n = s.node.clone();
+            self.error(s, &n, &format!("goto: flow {flow} not published"));
+            return None;
+        };
+        s.flow_id = f.id.clone();
+        s.flow_version = f.version;
+        self.effects.push(Effect::FlowStarted {
+            flow_id: f.id.clone(),
+        });
+        Some(node.unwrap_or_else(|| f.start.clone()))
     }
 
     /// Run a node on arrival.
@@ -611,19 +614,9 @@ impl<'a> Run<'a, '_> {
             }
             Next::Go(t) => self.run(s, t),
             Next::Switch { flow, node } => {
-                let Some(f) = self.bot.latest(&flow) else {
-                    let n = s.node.clone();
-                    self.error(&s, &n, &format!("goto: flow {flow} not published"));
-                    return None;
-                };
                 let mut s = s;
-                s.flow_id = f.id.clone();
-                s.flow_version = f.version;
-                self.effects.push(Effect::FlowStarted {
-                    flow_id: f.id.clone(),
-                });
-                let t = node.unwrap_or_else(|| f.start.clone());
-                self.run(s, Some(t))
+                let target = self.switch(&mut s, &flow, node)?;
+                self.run(s, Some(target))
             }
         }
     }

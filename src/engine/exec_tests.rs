@@ -880,3 +880,124 @@ fn an_idle_timeout_too_large_for_a_duration_never_expires() {
     let out = c.say(text("dato"));
     assert!(!out.effects.contains(&Effect::SessionExpired));
 }
+
+fn shop_with_categories() -> MemoryCatalog {
+    let mut cat = products(3);
+    cat.products[0].category = Some("Ropa".into());
+    cat.products[1].category = Some("Ropa".into());
+    cat.products[1].stock = Some(0);
+    cat.products[2].category = Some("Hogar".into());
+    cat
+}
+
+#[test]
+fn categories_lead_to_their_products_and_sold_out_ones_are_refused() {
+    let cat = shop_with_categories();
+    let mut c = Chat::new(shop_bot(), &cat);
+    let out = c.say(text("hola"));
+    assert_eq!(row_ids(out.sent()[0]), vec!["cat:Ropa", "cat:Hogar"]);
+    let out = c.say(Input::ListPick {
+        id: "cat:Ropa".into(),
+        title: "Ropa".into(),
+    });
+    assert_eq!(row_ids(out.sent()[0]), vec!["prod:p1", "prod:p2"]);
+    let out = c.say(text("Producto 2"));
+    assert!(bodies(&out)[0].contains("agotado"));
+    let out = c.say(text("1"));
+    assert!(bodies(&out)[0].contains("¿Cuántas unidades de Producto 1"));
+}
+
+#[test]
+fn sessions_survive_a_json_round_trip_mid_catalog() {
+    let cat = shop_with_categories();
+    let mut c = Chat::new(shop_bot(), &cat);
+    c.say(text("hola"));
+    c.say(text("ropa"));
+    c.say(text("1"));
+    c.say(text("2"));
+    let s = c.session.clone().expect("session");
+    let json = serde_json::to_string(&s).expect("serialise");
+    let back: Session = serde_json::from_str(&json).expect("deserialise");
+    assert_eq!(back, s);
+    let out = step(&c.bot, Some(&back), &text("finalizar"), &c.ctx);
+    assert!(out
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::CreateOrder { .. })));
+}
+
+#[test]
+fn effects_serialise_with_an_effect_tag_next_to_the_content_type() {
+    let e = Effect::Send(Content::Text {
+        body: "hola".into(),
+    });
+    let v = serde_json::to_value(&e).expect("serialise");
+    assert_eq!(v, json!({"effect": "send", "type": "text", "body": "hola"}));
+    assert_eq!(serde_json::from_value::<Effect>(v).expect("deserialise"), e);
+}
+
+mod random_conversations {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::engine::demo::demo_program;
+
+    fn any_input() -> impl Strategy<Value = Input> {
+        prop_oneof![
+            "[a-zA-Záéíóúñ0-9 ,.#]{0,12}".prop_map(|t| Input::Text { text: t }),
+            prop::sample::select(vec![
+                "1",
+                "2",
+                "3",
+                "menu",
+                "agente",
+                "salir",
+                "más",
+                "finalizar",
+                "1.234,5"
+            ])
+            .prop_map(|t| Input::Text { text: t.into() }),
+            prop::sample::select(vec![
+                "catalogo",
+                "checkout",
+                "more",
+                "more_products",
+                "cat:Ropa",
+                "prod:p1",
+                "prod:p2"
+            ])
+            .prop_map(|id| Input::ListPick {
+                id: id.into(),
+                title: id.into()
+            }),
+            any::<bool>().prop_map(|ok| Input::OrderResult {
+                ok,
+                order_id: None,
+                number: Some(1),
+                total_minor: Some(100),
+                currency: None,
+                error: None
+            }),
+            Just(Input::Released),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn the_demo_never_panics_and_a_bot_session_always_waits_for_something(
+            inputs in prop::collection::vec(any_input(), 1..25)
+        ) {
+            let cat = shop_with_categories();
+            let mut c = Chat::new(demo_program(), &cat);
+            for i in inputs {
+                let out = c.say(i);
+                if let Some(s) = &out.session {
+                    if s.status == SessionStatus::Bot {
+                        prop_assert!(s.waiting != Waiting::None, "{s:?}");
+                    }
+                    prop_assert!(s.cart.iter().all(|l| l.qty > 0));
+                }
+            }
+        }
+    }
+}

@@ -4,8 +4,14 @@
 //! ```text
 //! step(bot, session, input, ctx) -> Outcome { session', effects }
 //! ```
-//! The glue stores the session, applies the effects (send, create order, call HTTP...)
-//! and feeds results back as `Input`s.
+//! The glue's side of the contract:
+//! - store `Outcome::session` as returned (None = delete it); a session with status
+//!   `Ended` runs no flow and only remembers when the away message went out;
+//! - apply `Outcome::effects` in order; `CreateOrder`, `LookupOrder` and `Http` come back
+//!   later as `Input::OrderResult` / `OrderStatus` / `HttpResult` (never blocking a step);
+//! - an agent's release is `Input::Released`; `Effect::Error` is for the error log only.
+//!
+//! The flow JSON format is `model::Node`; `demo::DEMO_FLOW_JSON` is a complete example.
 
 pub mod context;
 pub mod demo;
@@ -23,7 +29,7 @@ pub use context::{Catalog, ContactView, Ctx, MemoryCatalog, ProductView, TenantS
 pub use effect::{Effect, Outcome};
 pub use exec::step;
 pub use hours::BusinessHours;
-pub use http::http_target_allowed;
+pub use http::{http_target_allowed, ip_is_public};
 pub use input::Input;
 pub use model::{
     BotProgram, CartLine, Flow, GlobalCommands, Node, Session, SessionStatus, Waiting,

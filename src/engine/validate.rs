@@ -281,7 +281,11 @@ fn reachable(flow: &Flow) -> HashSet<&str> {
     seen
 }
 
+/// An identifier that no built-in name (`contact`, `cart`, ...) would shadow.
 fn is_var_name(s: &str) -> bool {
+    if GLOBALS.contains(&s) {
+        return false;
+    }
     let mut chars = s.chars();
     chars
         .next()
@@ -356,7 +360,9 @@ fn check_node(id: &str, node: &Node, errors: &mut Vec<FlowError>) {
                     id,
                     "var",
                     "bad_variable_name",
-                    format!("{var:?} is not a variable name"),
+                    format!(
+                        "{var:?} is not a free variable name (letters, digits, _; not a built-in)"
+                    ),
                 ));
             }
             match validate {
@@ -454,7 +460,7 @@ fn check_node(id: &str, node: &Node, errors: &mut Vec<FlowError>) {
                         id,
                         "var",
                         "bad_variable_name",
-                        format!("{v:?} is not a variable name"),
+                        format!("{v:?} is not a free variable name (letters, digits, _; not a built-in)"),
                     ));
                 }
             }
@@ -466,7 +472,10 @@ fn check_node(id: &str, node: &Node, errors: &mut Vec<FlowError>) {
                         id,
                         format!("vars[{i}].var"),
                         "bad_variable_name",
-                        format!("{:?} is not a variable name", a.var),
+                        format!(
+                            "{:?} is not a free variable name (letters, digits, _; not a built-in)",
+                            a.var
+                        ),
                     ));
                 }
             }
@@ -501,7 +510,7 @@ fn check_node(id: &str, node: &Node, errors: &mut Vec<FlowError>) {
                         id,
                         format!("map.{var}"),
                         "bad_variable_name",
-                        "not a variable name",
+                        "not a free variable name",
                     ));
                 }
                 if let Err(e) = parse_path(path) {
@@ -904,6 +913,22 @@ mod tests {
             {"var": "x", "expr": "2"}, {"var": "y", "expr": "x * 3"}], "next": "b"},
             "b": {"type": "end", "text": "{{ y }}"}}));
         assert_eq!(p, vec![]);
+    }
+
+    #[test]
+    fn variables_may_not_shadow_built_in_names() {
+        has(
+            json!({"a": {"type": "question", "text": "x", "var": "cart"}}),
+            "a",
+            "var",
+            "bad_variable_name",
+        );
+        has(
+            json!({"a": {"type": "set", "vars": [{"var": "mi-var", "expr": "1"}]}}),
+            "a",
+            "vars[0].var",
+            "bad_variable_name",
+        );
     }
 
     #[test]
