@@ -48,7 +48,7 @@ async fn a_data_dir_from_schema_0001_opens_migrates_and_serves_its_data() {
     let state = s
         .state
         .db
-        .read(|c| Ok(dashoffice::store::sqlite::migration_state(c)?))
+        .read(dashoffice::store::sqlite::migration_state)
         .await
         .unwrap();
     assert!(state.pending().is_empty(), "pending after start: {state:?}");
