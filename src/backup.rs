@@ -748,7 +748,7 @@ fn match_owner(data_dir: &Path) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
     let meta = fs::metadata(data_dir).map_err(io(data_dir))?;
     let (uid, gid) = (meta.uid(), meta.gid());
-    let mut paths: Vec<PathBuf> = [SQLITE_FILE, STATE_FILE, KEY_FILE, MEDIA_DIR]
+    let mut paths: Vec<PathBuf> = [SQLITE_FILE, STATE_FILE, KEY_FILE, MEDIA_DIR, ".lock"]
         .iter()
         .map(|n| data_dir.join(n))
         .filter(|p| p.exists())

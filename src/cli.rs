@@ -397,6 +397,21 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
     if crate::store::DataDir::is_locked(dir) {
         println!("ok   a dashoffice server is running on this data directory");
     }
+    if let Some(b) = &config.backup.dir {
+        // A warning, not a failure: the shop keeps running while backups are fixed.
+        match check_dir(b) {
+            Ok(()) if config.backup.interval_hours > 0 => println!(
+                "ok   scheduled backups every {} h into {} (keep {})",
+                config.backup.interval_hours,
+                b.display(),
+                config.backup.keep
+            ),
+            Ok(()) => println!(
+                "warn backup.dir is set but backup.interval_hours is 0: no scheduled backups"
+            ),
+            Err(e) => println!("warn scheduled backups will fail: {e:#}"),
+        }
+    }
     Ok(())
 }
 
