@@ -272,8 +272,22 @@ pub async fn scheduled(state: &AppState, dir: &Path, keep: usize) -> Result<Path
     Ok(done)
 }
 
-/// Deletes all but the newest `keep` complete backups named `dashoffice-*` in `dir`.
-pub fn prune(dir: &Path, keep: usize) -> Result<Vec<PathBuf>> {
+/// How long until the next scheduled backup is due: `every` after the newest complete one
+/// in `dir` (so restarts do not postpone it), at once when none is there or it is overdue.
+pub fn due_in(dir: &Path, every: Duration) -> Duration {
+    let newest = complete_backups(dir)
+        .ok()
+        .and_then(|b| b.last().cloned())
+        .and_then(|p| fs::metadata(p.join(MANIFEST)).ok())
+        .and_then(|m| m.modified().ok());
+    match newest {
+        Some(t) => every.saturating_sub(t.elapsed().unwrap_or_default()),
+        None => Duration::ZERO,
+    }
+}
+
+/// Complete backups (`dashoffice-*` with a manifest) in `dir`, oldest first.
+fn complete_backups(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut found: Vec<PathBuf> = fs::read_dir(dir)
         .map_err(io(dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -285,6 +299,12 @@ pub fn prune(dir: &Path, keep: usize) -> Result<Vec<PathBuf>> {
         })
         .collect();
     found.sort();
+    Ok(found)
+}
+
+/// Deletes all but the newest `keep` complete backups named `dashoffice-*` in `dir`.
+pub fn prune(dir: &Path, keep: usize) -> Result<Vec<PathBuf>> {
+    let found = complete_backups(dir)?;
     let excess = found.len().saturating_sub(keep);
     let old: Vec<PathBuf> = found.into_iter().take(excess).collect();
     for p in &old {
@@ -573,9 +593,18 @@ async fn answer(state: &AppState, stream: tokio::net::UnixStream) {
 
 /// The CLI's side: asks the server on `data_dir` for a backup and moves it to `dest`.
 pub fn backup_via_server(data_dir: &Path, dest: &Path) -> Result<Manifest> {
+    prepare_empty_dir(dest)?;
+    let result = ask_server(data_dir, dest);
+    if result.is_err() {
+        // Only removes it when still empty: never a partial backup's files.
+        let _ = fs::remove_dir(dest);
+    }
+    result
+}
+
+fn ask_server(data_dir: &Path, dest: &Path) -> Result<Manifest> {
     use std::os::unix::net::UnixStream;
     let path = data_dir.join(SOCKET);
-    prepare_empty_dir(dest)?;
     let mut stream = UnixStream::connect(&path).map_err(|e| {
         BackupError::Server(format!(
             "a server holds {} but its admin socket {} does not answer ({e}); run this as the server's user or root",
@@ -796,6 +825,21 @@ mod tests {
         assert!(dir.path().join("dashoffice-20260103T000000.000Z").exists());
         assert!(dir.path().join("unrelated").exists());
         assert!(dir.path().join("dashoffice-19990101T000000.000Z").exists());
+    }
+
+    #[test]
+    fn the_next_backup_is_due_at_once_without_one_and_an_interval_after_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = Duration::from_secs(86_400);
+        assert_eq!(due_in(dir.path(), day), Duration::ZERO);
+        let b = dir.path().join("dashoffice-20260101T000000.000Z");
+        fs::create_dir_all(&b).unwrap();
+        fs::write(b.join(MANIFEST), "{}").unwrap();
+        let left = due_in(dir.path(), day);
+        assert!(
+            left > day - Duration::from_secs(60) && left <= day,
+            "{left:?}"
+        );
     }
 
     #[test]

@@ -28,15 +28,22 @@ async fn scheduled_backups(state: AppState) {
     let keep = state.config.backup.keep;
     tracing::info!(dir = %dir.display(), every_hours = state.config.backup.interval_hours, keep, "scheduled backups on");
     let mut shutdown = state.shutdown_signal();
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // Due `every` after the newest backup on disk, so restarts never postpone it;
+        // the first one waits a minute so start-up stays quick. A failure retries in an hour.
+        let wait = crate::backup::due_in(&dir, every).max(Duration::from_secs(60));
         tokio::select! {
             _ = shutdown.changed() => return,
-            _ = ticks.tick() => {
+            _ = tokio::time::sleep(wait) => {
                 match crate::backup::scheduled(&state, &dir, keep).await {
                     Ok(path) => tracing::info!(path = %path.display(), "scheduled backup done"),
-                    Err(e) => tracing::error!(error = %e, "scheduled backup failed"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "scheduled backup failed; retrying in an hour");
+                        tokio::select! {
+                            _ = shutdown.changed() => return,
+                            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                        }
+                    }
                 }
             }
         }
