@@ -1,4 +1,5 @@
-//! Command-line interface: `serve`, `migrate`, `user add`, `check`.
+//! Command-line interface: `serve`, `migrate`, `user add`, `check`, `backup`, `restore`,
+//! `healthcheck`.
 
 use std::path::{Path, PathBuf};
 
@@ -55,6 +56,31 @@ pub enum Command {
     Check {
         #[command(flatten)]
         common: Common,
+    },
+    /// Copy the data directory to DEST (consistent while the server runs).
+    Backup {
+        #[command(flatten)]
+        common: Common,
+        /// New or empty directory for the backup.
+        dest: PathBuf,
+    },
+    /// Verify a backup and make it the data directory (the server must be stopped).
+    Restore {
+        #[command(flatten)]
+        common: Common,
+        /// A directory made by `dashoffice backup`.
+        src: PathBuf,
+        /// Only verify checksums and integrity; change nothing.
+        #[arg(long)]
+        verify_only: bool,
+    },
+    /// Exit 0 when the server answers GET /health with 200, 1 otherwise (for containers).
+    Healthcheck {
+        #[command(flatten)]
+        common: Common,
+        /// Health URL (default: http://<listen>/health from the configuration).
+        #[arg(long)]
+        url: Option<String>,
     },
 }
 
@@ -136,7 +162,96 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(&common, None)?;
             check(&config)
         }
+        Command::Backup { common, dest } => backup(&load_config(&common, None)?, &dest),
+        Command::Restore {
+            common,
+            src,
+            verify_only,
+        } => restore(&load_config(&common, None)?, &src, verify_only),
+        Command::Healthcheck { common, url } => {
+            healthcheck(&load_config(&common, None)?, url).await
+        }
     }
+}
+
+fn backup(config: &Config, dest: &Path) -> anyhow::Result<()> {
+    use crate::backup;
+    let dir = &config.data_dir;
+    let started = std::time::Instant::now();
+    let (manifest, how) = if crate::store::DataDir::is_locked(dir) {
+        (
+            backup::backup_via_server(dir, dest)?,
+            "taken by the running server",
+        )
+    } else {
+        (
+            backup::create_offline(dir, dest)?,
+            "taken directly (no server running)",
+        )
+    };
+    println!(
+        "backup of {} written to {} ({how}): schema {}, {} files, {} bytes, {} ms",
+        dir.display(),
+        dest.display(),
+        manifest.schema_version,
+        manifest.files.len(),
+        manifest.total_bytes(),
+        started.elapsed().as_millis()
+    );
+    Ok(())
+}
+
+fn restore(config: &Config, src: &Path, verify_only: bool) -> anyhow::Result<()> {
+    use crate::backup;
+    if verify_only {
+        let m = backup::verify(src)?;
+        println!(
+            "ok   backup {} (dashoffice {}, schema {}, {} files): checksums match",
+            src.display(),
+            m.dashoffice_version,
+            m.schema_version,
+            m.files.len()
+        );
+        return Ok(());
+    }
+    let r = backup::restore(src, &config.data_dir)?;
+    println!(
+        "restored {} into {} (made {} by dashoffice {}, schema {}); checksums and integrity verified",
+        src.display(),
+        config.data_dir.display(),
+        r.manifest.created_at,
+        r.manifest.dashoffice_version,
+        r.manifest.schema_version
+    );
+    if let Some(p) = r.previous {
+        println!("the files that were there before are in {}", p.display());
+    }
+    Ok(())
+}
+
+/// GETs the health URL; any answer but 200 (or none within 5 s) is a failure.
+async fn healthcheck(config: &Config, url: Option<String>) -> anyhow::Result<()> {
+    let url = url.unwrap_or_else(|| {
+        let mut addr = config.listen;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{addr}/health")
+    });
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()?;
+    let res = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("{url} does not answer"))?;
+    if res.status() != reqwest::StatusCode::OK {
+        bail!("{url} answered {}", res.status());
+    }
+    println!("ok   {url}");
+    Ok(())
 }
 
 async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
@@ -281,6 +396,21 @@ pub fn check(config: &Config) -> anyhow::Result<()> {
     }
     if crate::store::DataDir::is_locked(dir) {
         println!("ok   a dashoffice server is running on this data directory");
+    }
+    if let Some(b) = &config.backup.dir {
+        // A warning, not a failure: the shop keeps running while backups are fixed.
+        match check_dir(b) {
+            Ok(()) if config.backup.interval_hours > 0 => println!(
+                "ok   scheduled backups every {} h into {} (keep {})",
+                config.backup.interval_hours,
+                b.display(),
+                config.backup.keep
+            ),
+            Ok(()) => println!(
+                "warn backup.dir is set but backup.interval_hours is 0: no scheduled backups"
+            ),
+            Err(e) => println!("warn scheduled backups will fail: {e:#}"),
+        }
     }
     Ok(())
 }

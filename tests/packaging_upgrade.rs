@@ -1,0 +1,165 @@
+//! Upgrades: a data directory made by the first released schema (0001) is kept in
+//! `tests/fixtures/schema-0001/`; every newer binary must open it, migrate it and serve
+//! its data. Never regenerate the fixture once a second migration exists.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::TestServer;
+use dashoffice::auth::Role;
+use dashoffice::store::state::Conversation;
+use serde_json::{json, Value};
+
+fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-0001")
+}
+
+fn fixture_facts() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-0001.json");
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+const FILES: [&str; 3] = ["dashoffice.sqlite", "state.redb", "secret.key"];
+
+#[tokio::test]
+async fn a_data_dir_from_schema_0001_opens_migrates_and_serves_its_data() {
+    let facts = fixture_facts();
+    let dir = tempfile::tempdir().unwrap();
+    for f in FILES {
+        std::fs::copy(fixture_dir().join(f), dir.path().join(f)).unwrap();
+    }
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("dashoffice.sqlite")).unwrap();
+        let applied: Vec<i64> = conn
+            .prepare("SELECT version FROM schema_migrations ORDER BY version")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(applied, vec![1], "the fixture is and stays at schema 0001");
+    }
+
+    let config = common::test_config(dir.path());
+    let s = TestServer::boot(dir, config).await;
+
+    // Migrated to everything this binary knows.
+    let state = s
+        .state
+        .db
+        .read(dashoffice::store::sqlite::migration_state)
+        .await
+        .unwrap();
+    assert!(state.pending().is_empty(), "pending after start: {state:?}");
+    assert!(state.unknown.is_empty());
+
+    // Its users, tenant, API key and conversation state are served.
+    let email = facts["email"].as_str().unwrap();
+    let l = s.login(email, facts["password"].as_str().unwrap()).await;
+    let me: Value = s
+        .get("/api/auth/me", l["access_token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["tenant"]["name"], facts["tenant"]);
+    assert_eq!(me["role"], "owner");
+    let via_key: Value = s
+        .get("/api/auth/me", facts["api_key"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(via_key["via"], "api_key", "{via_key}");
+    let conv: Conversation<Value> = s
+        .state
+        .state
+        .conversation(facts["conversation"].as_str().unwrap())
+        .unwrap()
+        .expect("the redb conversation survived");
+    assert_eq!(conv.last_inbound_id, 7);
+    let dir = s.stop().await;
+
+    // And `dashoffice check` is happy with the migrated directory.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dashoffice"))
+        .args(["check", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("schema is current"));
+}
+
+/// Makes the fixture. Run only while the binary has exactly migration 0001:
+/// `cargo test --test packaging_upgrade -- --ignored regenerate`.
+#[tokio::test]
+#[ignore = "writes tests/fixtures; run by hand only"]
+async fn regenerate_schema_0001_fixture() {
+    let versions: Vec<i64> = dashoffice::store::sqlite::embedded_migrations()
+        .iter()
+        .map(|m| m.0)
+        .collect();
+    assert_eq!(
+        versions,
+        vec![1],
+        "the fixture must be made by the schema-0001 binary"
+    );
+    let s = TestServer::start().await;
+    let (tenant, email, password) = (
+        "Bodega Fixture",
+        "fixture@example.com",
+        "correct-horse-battery",
+    );
+    s.seed_tenant(tenant, email, Role::Owner).await;
+    let l = s.login(email, password).await;
+    let res = s
+        .post(
+            "/api/api-keys",
+            l["access_token"].as_str().unwrap(),
+            json!({"name": "erp", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let key: Value = res.json().await.unwrap();
+    let conversation = "bot-fixture:+51987654321";
+    s.state
+        .state
+        .put_conversation(
+            conversation,
+            &Conversation {
+                session: Some(json!({"flow": "welcome", "node": "menu"})),
+                last_inbound_id: 7,
+            },
+        )
+        .unwrap();
+    let dir = s.stop().await;
+
+    let out = fixture_dir();
+    std::fs::create_dir_all(&out).unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("dashoffice.sqlite")).unwrap();
+    let _ = std::fs::remove_file(out.join("dashoffice.sqlite"));
+    // VACUUM INTO writes a compact single file (no WAL) of the same schema.
+    conn.execute(
+        "VACUUM INTO ?1",
+        [out.join("dashoffice.sqlite").to_str().unwrap()],
+    )
+    .unwrap();
+    for f in ["state.redb", "secret.key"] {
+        std::fs::copy(dir.path().join(f), out.join(f)).unwrap();
+    }
+    let facts = json!({
+        "made_by": format!("dashoffice {}", env!("CARGO_PKG_VERSION")),
+        "tenant": tenant, "email": email, "password": password,
+        "api_key": key["secret"], "conversation": conversation,
+    });
+    std::fs::write(
+        fixture_dir().with_extension("json"),
+        serde_json::to_string_pretty(&facts).unwrap() + "\n",
+    )
+    .unwrap();
+}
