@@ -519,6 +519,30 @@ async fn search_ignores_case_and_accents() {
     }
     let page = ok(s.get("/api/products?q=clasico", &t).await, 200).await;
     assert_eq!(page["items"][0]["sku"], "PAN-1");
+
+    // Search results page with the same cursor.
+    product(&s, &t, "CAM-2", "Camisa Azul", 4590, None).await;
+    product(&s, &t, "CAM-3", "Camisa Roja", 4590, None).await;
+    let first = ok(s.get("/api/products?q=camisa&limit=2", &t).await, 200).await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = ok(
+        s.get(
+            &format!("/api/products?q=camisa&limit=2&cursor={cursor}"),
+            &t,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let skus: Vec<&str> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["items"].as_array().unwrap())
+        .map(|p| p["sku"].as_str().unwrap())
+        .collect();
+    assert_eq!(skus, ["CAM-3", "CAM-2", "CAM-1"]);
+    assert_eq!(second["next_cursor"], Value::Null);
     let page = ok(s.get("/api/products?q=%22%20OR%20*", &t).await, 200).await;
     assert_eq!(
         page["items"].as_array().unwrap().len(),

@@ -425,7 +425,7 @@ pub fn list(
            AND (?6 IS NULL OR o.created_at < ?6)
            AND (?7 IS NULL OR o.number = ?7)
            AND (?8 IS NULL OR o.customer_id IN (
-                SELECT k2.id FROM customers_fts f JOIN customers k2 ON k2.rowid = f.rowid
+                SELECT k2.id FROM customers_fts f JOIN customers k2 ON k2.seq = f.rowid
                 WHERE customers_fts MATCH ?8 AND k2.tenant_id = ?1))
            AND (?9 IS NULL OR o.id < ?9)
          ORDER BY o.id DESC LIMIT ?10"
@@ -441,7 +441,7 @@ pub fn list(
             filter.to,
             number,
             words,
-            cursor.after,
+            cursor.after_id()?,
             cursor.fetch()
         ],
         row,
