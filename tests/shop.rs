@@ -1223,3 +1223,107 @@ async fn the_demo_catalogue_is_installed_once() {
     let page = ok(s.get("/api/products?q=camisa%20basica", &t).await, 200).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn glue_can_create_and_confirm_in_its_own_transaction_and_a_failure_leaves_nothing() {
+    use dashoffice::shop::orders::{self, NewItem, NewOrder, Source, Status};
+    use dashoffice::shop::{customers, products, ShopError};
+    let s = TestServer::start().await;
+    let (tenant, t) = s.owner_token("T").await;
+    let a = product(&s, &t, "A", "Camisa", 1000, Some(5)).await;
+    product(&s, &t, "B", "Gorro", 500, Some(1)).await;
+    let a_id = dashoffice::ids::ProductId::parse(a["id"].as_str().unwrap()).unwrap();
+
+    // What the conversation glue does inside its effects transaction.
+    let (number, outcome) = s
+        .state
+        .db
+        .write(move |c| {
+            let run = || -> Result<(i64, Result<orders::Order, ShopError>), ShopError> {
+                let k = customers::find_or_create_by_phone(
+                    c,
+                    tenant,
+                    "987 654 321",
+                    "Ana",
+                    "bot:demo",
+                )?;
+                let new = |qty_b| NewOrder {
+                    customer_id: k.id,
+                    items: vec![
+                        NewItem {
+                            product_id: None,
+                            sku: Some("A".into()),
+                            quantity: 2,
+                        },
+                        NewItem {
+                            product_id: None,
+                            sku: Some("B".into()),
+                            quantity: qty_b,
+                        },
+                    ],
+                    discount_minor: 0,
+                    shipping_minor: 0,
+                    notes: String::new(),
+                    source: Source::Bot,
+                    seller_id: None,
+                };
+                let first = orders::create(c, tenant, new(1), "bot:demo")?;
+                let second = orders::create(c, tenant, new(1), "bot:demo")?;
+                orders::set_status(c, tenant, first.id, Status::Confirmed, "bot:demo", "")?;
+                // B is gone now: this fails after A's stock was touched, and must undo it.
+                let failed =
+                    orders::set_status(c, tenant, second.id, Status::Confirmed, "bot:demo", "");
+                let found = orders::by_number(c, tenant, second.number)?
+                    .map(|o| o.number)
+                    .unwrap_or(0);
+                Ok((found, failed))
+            };
+            run().map_err(|e| dashoffice::store::DbError::Other(e.to_string()))
+        })
+        .await
+        .unwrap();
+    assert_eq!(number, 1002);
+    match outcome {
+        Err(ShopError::InsufficientStock { sku, available, .. }) => {
+            assert_eq!((sku.as_str(), available), ("B", 0))
+        }
+        other => panic!("expected insufficient stock, got {other:?}"),
+    }
+    let stock = s
+        .state
+        .db
+        .read(move |c| {
+            Ok(products::get(c, tenant, a_id)
+                .map_err(|e| dashoffice::store::DbError::Other(e.to_string()))?)
+        })
+        .await
+        .unwrap()
+        .unwrap()
+        .stock;
+    assert_eq!(stock, Some(3), "only the confirmed order took stock of A");
+    let o = ok(s.get("/api/orders?q=1002", &t).await, 200).await;
+    assert_eq!(o["items"][0]["status"], "pending");
+    assert_eq!(o["items"][0]["source"], "bot");
+    assert_eq!(o["items"][0]["customer_phone"], "+51987654321");
+}
+
+#[tokio::test]
+async fn serve_demo_installs_the_sample_catalogue_once() {
+    let s = TestServer::start().await;
+    let first = dashoffice::demo::install(&s.state).await.unwrap();
+    let again = dashoffice::demo::install(&s.state).await.unwrap();
+    let t = s.login(&again.email, &again.password).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(first.password, again.password);
+    let page = ok(s.get("/api/products?limit=100", &t).await, 200).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 20);
+    assert_eq!(
+        ok(s.get("/api/sellers", &t).await, 200).await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
