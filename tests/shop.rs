@@ -1289,13 +1289,7 @@ async fn glue_can_create_and_confirm_in_its_own_transaction_and_a_failure_leaves
         }
         other => panic!("expected insufficient stock, got {other:?}"),
     }
-    let stock = s
-        .state
-        .db
-        .read(move |c| {
-            Ok(products::get(c, tenant, a_id)
-                .map_err(|e| dashoffice::store::DbError::Other(e.to_string()))?)
-        })
+    let stock = dashoffice::shop::read(&s.state.db, move |c| products::get(c, tenant, a_id))
         .await
         .unwrap()
         .unwrap()
