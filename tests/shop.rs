@@ -1068,6 +1068,34 @@ async fn unassigned_orders_go_round_robin_to_active_sellers_and_stats_add_up() {
     );
     let o = order(&s, &t, new.clone()).await;
     assert_eq!(o["seller_name"], "Lucía", "only active sellers take turns");
+
+    // Every write left an audit entry with a summary.
+    let actions = |v: Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let sellers_log = actions(ok(s.get("/api/audit?entity=seller", &t).await, 200).await);
+    assert_eq!(
+        sellers_log,
+        ["delete", "update", "create", "create", "create"]
+    );
+    let orders_log = ok(s.get("/api/audit?entity=order", &t).await, 200).await;
+    assert_eq!(
+        actions(orders_log.clone())
+            .iter()
+            .filter(|a| *a == "create")
+            .count(),
+        6
+    );
+    assert_eq!(orders_log[1]["action"], "status");
+    assert_eq!(orders_log[1]["summary"]["after"]["status"], "cancelled");
+    assert_eq!(
+        actions(ok(s.get("/api/audit?entity=customer", &t).await, 200).await),
+        ["create"]
+    );
 }
 
 async fn stock(s: &TestServer, t: &str, pid: &str) -> Option<i64> {

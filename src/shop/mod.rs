@@ -88,14 +88,17 @@ pub struct TenantDefaults {
     pub currency: String,
     /// ISO 3166 alpha-2, for phone numbers written without a country code.
     pub country: String,
+    /// IANA time zone, for date-only ranges ("orders of 2026-11-24" in Lima).
+    pub timezone: String,
 }
 
 pub fn tenant_defaults(c: &Connection, tenant: TenantId) -> Result<TenantDefaults, ShopError> {
-    c.prepare_cached("SELECT currency, country FROM tenants WHERE id = ?1")?
+    c.prepare_cached("SELECT currency, country, timezone FROM tenants WHERE id = ?1")?
         .query_row([tenant], |r| {
             Ok(TenantDefaults {
                 currency: r.get(0)?,
                 country: r.get(1)?,
+                timezone: r.get(2)?,
             })
         })
         .optional()?
