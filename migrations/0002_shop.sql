@@ -1,8 +1,11 @@
 -- Shop back office: products, customers, sellers, orders.
 -- Money is INTEGER minor units + ISO 4217 currency; never REAL.
 
+-- `seq` is the FTS rowid and the list order: an INTEGER PRIMARY KEY survives VACUUM,
+-- an implicit rowid does not.
 CREATE TABLE products (
-    id           TEXT PRIMARY KEY,
+    seq          INTEGER PRIMARY KEY,
+    id           TEXT NOT NULL UNIQUE,
     tenant_id    TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     sku          TEXT NOT NULL,
     name         TEXT NOT NULL,
@@ -18,32 +21,33 @@ CREATE TABLE products (
     updated_at   TEXT NOT NULL,
     UNIQUE (tenant_id, sku)
 );
-CREATE INDEX products_tenant_id ON products(tenant_id, id);
-CREATE INDEX products_tenant_category ON products(tenant_id, category, id);
+CREATE INDEX products_tenant_seq ON products(tenant_id, seq);
+CREATE INDEX products_tenant_category ON products(tenant_id, category, seq);
 
 -- Accent- and case-insensitive search; kept in step by triggers.
 CREATE VIRTUAL TABLE products_fts USING fts5(
     sku, name, description, category, tags,
-    content = 'products', content_rowid = 'rowid',
-    tokenize = 'unicode61 remove_diacritics 2'
+    content = 'products', content_rowid = 'seq',
+    tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
 );
 CREATE TRIGGER products_ai AFTER INSERT ON products BEGIN
     INSERT INTO products_fts (rowid, sku, name, description, category, tags)
-    VALUES (new.rowid, new.sku, new.name, new.description, new.category, new.tags);
+    VALUES (new.seq, new.sku, new.name, new.description, new.category, new.tags);
 END;
 CREATE TRIGGER products_ad AFTER DELETE ON products BEGIN
     INSERT INTO products_fts (products_fts, rowid, sku, name, description, category, tags)
-    VALUES ('delete', old.rowid, old.sku, old.name, old.description, old.category, old.tags);
+    VALUES ('delete', old.seq, old.sku, old.name, old.description, old.category, old.tags);
 END;
 CREATE TRIGGER products_au AFTER UPDATE OF sku, name, description, category, tags ON products BEGIN
     INSERT INTO products_fts (products_fts, rowid, sku, name, description, category, tags)
-    VALUES ('delete', old.rowid, old.sku, old.name, old.description, old.category, old.tags);
+    VALUES ('delete', old.seq, old.sku, old.name, old.description, old.category, old.tags);
     INSERT INTO products_fts (rowid, sku, name, description, category, tags)
-    VALUES (new.rowid, new.sku, new.name, new.description, new.category, new.tags);
+    VALUES (new.seq, new.sku, new.name, new.description, new.category, new.tags);
 END;
 
 CREATE TABLE customers (
-    id           TEXT PRIMARY KEY,
+    seq          INTEGER PRIMARY KEY,
+    id           TEXT NOT NULL UNIQUE,
     tenant_id    TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     phone        TEXT NOT NULL,            -- E.164
     name         TEXT NOT NULL DEFAULT '',
@@ -55,26 +59,26 @@ CREATE TABLE customers (
     updated_at   TEXT NOT NULL,
     UNIQUE (tenant_id, phone)
 );
-CREATE INDEX customers_tenant_id ON customers(tenant_id, id);
+CREATE INDEX customers_tenant_seq ON customers(tenant_id, seq);
 
 CREATE VIRTUAL TABLE customers_fts USING fts5(
     phone, name, email, tags, notes,
-    content = 'customers', content_rowid = 'rowid',
-    tokenize = 'unicode61 remove_diacritics 2'
+    content = 'customers', content_rowid = 'seq',
+    tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
 );
 CREATE TRIGGER customers_ai AFTER INSERT ON customers BEGIN
     INSERT INTO customers_fts (rowid, phone, name, email, tags, notes)
-    VALUES (new.rowid, new.phone, new.name, new.email, new.tags, new.notes);
+    VALUES (new.seq, new.phone, new.name, new.email, new.tags, new.notes);
 END;
 CREATE TRIGGER customers_ad AFTER DELETE ON customers BEGIN
     INSERT INTO customers_fts (customers_fts, rowid, phone, name, email, tags, notes)
-    VALUES ('delete', old.rowid, old.phone, old.name, old.email, old.tags, old.notes);
+    VALUES ('delete', old.seq, old.phone, old.name, old.email, old.tags, old.notes);
 END;
 CREATE TRIGGER customers_au AFTER UPDATE OF phone, name, email, tags, notes ON customers BEGIN
     INSERT INTO customers_fts (customers_fts, rowid, phone, name, email, tags, notes)
-    VALUES ('delete', old.rowid, old.phone, old.name, old.email, old.tags, old.notes);
+    VALUES ('delete', old.seq, old.phone, old.name, old.email, old.tags, old.notes);
     INSERT INTO customers_fts (rowid, phone, name, email, tags, notes)
-    VALUES (new.rowid, new.phone, new.name, new.email, new.tags, new.notes);
+    VALUES (new.seq, new.phone, new.name, new.email, new.tags, new.notes);
 END;
 
 CREATE TABLE sellers (

@@ -519,6 +519,30 @@ async fn search_ignores_case_and_accents() {
     }
     let page = ok(s.get("/api/products?q=clasico", &t).await, 200).await;
     assert_eq!(page["items"][0]["sku"], "PAN-1");
+
+    // Search results page with the same cursor.
+    product(&s, &t, "CAM-2", "Camisa Azul", 4590, None).await;
+    product(&s, &t, "CAM-3", "Camisa Roja", 4590, None).await;
+    let first = ok(s.get("/api/products?q=camisa&limit=2", &t).await, 200).await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = ok(
+        s.get(
+            &format!("/api/products?q=camisa&limit=2&cursor={cursor}"),
+            &t,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let skus: Vec<&str> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["items"].as_array().unwrap())
+        .map(|p| p["sku"].as_str().unwrap())
+        .collect();
+    assert_eq!(skus, ["CAM-3", "CAM-2", "CAM-1"]);
+    assert_eq!(second["next_cursor"], Value::Null);
     let page = ok(s.get("/api/products?q=%22%20OR%20*", &t).await, 200).await;
     assert_eq!(
         page["items"].as_array().unwrap().len(),
@@ -1044,6 +1068,34 @@ async fn unassigned_orders_go_round_robin_to_active_sellers_and_stats_add_up() {
     );
     let o = order(&s, &t, new.clone()).await;
     assert_eq!(o["seller_name"], "Lucía", "only active sellers take turns");
+
+    // Every write left an audit entry with a summary.
+    let actions = |v: Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let sellers_log = actions(ok(s.get("/api/audit?entity=seller", &t).await, 200).await);
+    assert_eq!(
+        sellers_log,
+        ["delete", "update", "create", "create", "create"]
+    );
+    let orders_log = ok(s.get("/api/audit?entity=order", &t).await, 200).await;
+    assert_eq!(
+        actions(orders_log.clone())
+            .iter()
+            .filter(|a| *a == "create")
+            .count(),
+        6
+    );
+    assert_eq!(orders_log[1]["action"], "status");
+    assert_eq!(orders_log[1]["summary"]["after"]["status"], "cancelled");
+    assert_eq!(
+        actions(ok(s.get("/api/audit?entity=customer", &t).await, 200).await),
+        ["create"]
+    );
 }
 
 async fn stock(s: &TestServer, t: &str, pid: &str) -> Option<i64> {
@@ -1198,4 +1250,102 @@ async fn the_demo_catalogue_is_installed_once() {
     );
     let page = ok(s.get("/api/products?q=camisa%20basica", &t).await, 200).await;
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn glue_can_create_and_confirm_in_its_own_transaction_and_a_failure_leaves_nothing() {
+    use dashoffice::shop::orders::{self, NewItem, NewOrder, Source, Status};
+    use dashoffice::shop::{customers, products, ShopError};
+    let s = TestServer::start().await;
+    let (tenant, t) = s.owner_token("T").await;
+    let a = product(&s, &t, "A", "Camisa", 1000, Some(5)).await;
+    product(&s, &t, "B", "Gorro", 500, Some(1)).await;
+    let a_id = dashoffice::ids::ProductId::parse(a["id"].as_str().unwrap()).unwrap();
+
+    // What the conversation glue does inside its effects transaction.
+    let (number, outcome) = s
+        .state
+        .db
+        .write(move |c| {
+            let run = || -> Result<(i64, Result<orders::Order, ShopError>), ShopError> {
+                let k = customers::find_or_create_by_phone(
+                    c,
+                    tenant,
+                    "987 654 321",
+                    "Ana",
+                    "bot:demo",
+                )?;
+                let new = |qty_b| NewOrder {
+                    customer_id: k.id,
+                    items: vec![
+                        NewItem {
+                            product_id: None,
+                            sku: Some("A".into()),
+                            quantity: 2,
+                        },
+                        NewItem {
+                            product_id: None,
+                            sku: Some("B".into()),
+                            quantity: qty_b,
+                        },
+                    ],
+                    discount_minor: 0,
+                    shipping_minor: 0,
+                    notes: String::new(),
+                    source: Source::Bot,
+                    seller_id: None,
+                };
+                let first = orders::create(c, tenant, new(1), "bot:demo")?;
+                let second = orders::create(c, tenant, new(1), "bot:demo")?;
+                orders::set_status(c, tenant, first.id, Status::Confirmed, "bot:demo", "")?;
+                // B is gone now: this fails after A's stock was touched, and must undo it.
+                let failed =
+                    orders::set_status(c, tenant, second.id, Status::Confirmed, "bot:demo", "");
+                let found = orders::by_number(c, tenant, second.number)?
+                    .map(|o| o.number)
+                    .unwrap_or(0);
+                Ok((found, failed))
+            };
+            run().map_err(|e| dashoffice::store::DbError::Other(e.to_string()))
+        })
+        .await
+        .unwrap();
+    assert_eq!(number, 1002);
+    match outcome {
+        Err(ShopError::InsufficientStock { sku, available, .. }) => {
+            assert_eq!((sku.as_str(), available), ("B", 0))
+        }
+        other => panic!("expected insufficient stock, got {other:?}"),
+    }
+    let stock = dashoffice::shop::read(&s.state.db, move |c| products::get(c, tenant, a_id))
+        .await
+        .unwrap()
+        .unwrap()
+        .stock;
+    assert_eq!(stock, Some(3), "only the confirmed order took stock of A");
+    let o = ok(s.get("/api/orders?q=1002", &t).await, 200).await;
+    assert_eq!(o["items"][0]["status"], "pending");
+    assert_eq!(o["items"][0]["source"], "bot");
+    assert_eq!(o["items"][0]["customer_phone"], "+51987654321");
+}
+
+#[tokio::test]
+async fn serve_demo_installs_the_sample_catalogue_once() {
+    let s = TestServer::start().await;
+    let first = dashoffice::demo::install(&s.state).await.unwrap();
+    let again = dashoffice::demo::install(&s.state).await.unwrap();
+    let t = s.login(&again.email, &again.password).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(first.password, again.password);
+    let page = ok(s.get("/api/products?limit=100", &t).await, 200).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 20);
+    assert_eq!(
+        ok(s.get("/api/sellers", &t).await, 200).await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }

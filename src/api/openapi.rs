@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, Required, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
@@ -370,6 +370,18 @@ pub const PLAIN_ROUTES: &[(&str, &str, &str, &str, &str)] = &[
     ("delete", "/api/bots/{bot}/sandbox", "sandbox", "Simulator: start the test conversation over (agent)", "200"),
 ];
 
+/// Hand-documented routes that need no token.
+const PUBLIC: &[&str] = &[
+    "/health",
+    "/api/auth/login",
+    "/api/auth/refresh",
+    "/api/auth/register",
+    "/webhooks/cloud/{bot}",
+    "/webhooks/twilio/{bot}",
+    "/webhooks/evolution/{bot}/{token}",
+    "/webhooks/bridge/{bot}",
+];
+
 /// The OpenAPI document (this one); no auth.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "system", security(()),
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
@@ -397,7 +409,7 @@ impl Modify for Bearer {
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
-        doc.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+        doc.security = Some(vec![SecurityRequirement::new(
             "bearer",
             Vec::<String>::new(),
         )]);
@@ -424,6 +436,9 @@ impl Modify for PlainRoutes {
                     "default",
                     ResponseBuilder::new().description("problem+json error with a stable `code`"),
                 );
+            if PUBLIC.contains(path) {
+                op = op.securities(Some(vec![SecurityRequirement::default()]));
+            }
             // Every `{name}` segment is a required path parameter.
             for name in path
                 .split('/')

@@ -4,7 +4,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -12,7 +13,7 @@ use super::{ApiJson, ApiQuery, Check};
 use crate::app::AppState;
 use crate::auth::{Agent, Require, Viewer};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::ids::{time_text, CustomerId, OrderId, SellerId};
+use crate::ids::{time_text, CustomerId, OrderId, SellerId, TenantId};
 use crate::shop::orders::{self, Order, OrderDraft, OrderFilter, Status};
 use crate::shop::{self, Cursor, Page, ShopError};
 
@@ -27,8 +28,9 @@ fn parse_id(id: &str) -> AppResult<OrderId> {
     OrderId::parse(id).ok_or(AppError::NotFound("order"))
 }
 
-/// One end of a date range: RFC 3339, or a day (`end`: the day is included).
-fn instant(field: &str, s: &str, end: bool) -> Result<String, FieldError> {
+/// One end of a date range: RFC 3339, or a day in the shop's time zone (`end`: the day
+/// is included).
+fn instant(field: &str, s: &str, end: bool, tz: Tz) -> Result<String, FieldError> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(time_text(t.with_timezone(&Utc)));
@@ -40,21 +42,38 @@ fn instant(field: &str, s: &str, end: bool) -> Result<String, FieldError> {
     } else {
         day
     };
-    let t = day
+    let midnight = day
         .and_hms_opt(0, 0, 0)
         .ok_or_else(|| FieldError::new(field, "is not a date"))?;
-    Ok(time_text(t.and_utc()))
+    // A day that starts in a DST gap begins at the first instant that exists.
+    let t = tz
+        .from_local_datetime(&midnight)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| midnight.and_utc());
+    Ok(time_text(t))
 }
 
-/// `[from, to)` as stored time text.
-pub(crate) fn date_range(
+/// `[from, to)` as stored time text; days are read in the tenant's time zone.
+pub(crate) async fn date_range(
+    state: &AppState,
+    tenant: TenantId,
     from: Option<&str>,
     to: Option<&str>,
 ) -> AppResult<(Option<String>, Option<String>)> {
+    let is_day = |v: Option<&str>| {
+        v.is_some_and(|v| !v.trim().is_empty() && DateTime::parse_from_rfc3339(v.trim()).is_err())
+    };
+    let tz: Tz = if is_day(from) || is_day(to) {
+        let d = shop::read(&state.db, move |c| shop::tenant_defaults(c, tenant)).await?;
+        d.timezone.parse().unwrap_or(Tz::UTC)
+    } else {
+        Tz::UTC
+    };
     let mut check = Check::new();
     let mut one = |field: &str, v: Option<&str>, end: bool| match v.filter(|v| !v.trim().is_empty())
     {
-        Some(v) => match instant(field, v, end) {
+        Some(v) => match instant(field, v, end, tz) {
             Ok(t) => Some(t),
             Err(e) => {
                 check.push(&e.field, e.message);
@@ -96,7 +115,7 @@ pub(crate) async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> AppResult<Json<Page<Order>>> {
     let cursor = Cursor::parse(q.cursor.as_deref(), q.limit)?;
-    let (from, to) = date_range(q.from.as_deref(), q.to.as_deref())?;
+    let (from, to) = date_range(&state, auth.tenant, q.from.as_deref(), q.to.as_deref()).await?;
     let filter = OrderFilter {
         status: q.status,
         seller_id: q.seller_id,
@@ -187,4 +206,30 @@ pub(crate) async fn set_status(
     })
     .await?;
     Ok(Json(order))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_read_in_the_shops_time_zone_and_to_includes_its_day() {
+        let lima: Tz = "America/Lima".parse().unwrap();
+        assert_eq!(
+            instant("from", "2026-11-24", false, lima).unwrap(),
+            "2026-11-24T05:00:00.000Z"
+        );
+        assert_eq!(
+            instant("to", "2026-11-24", true, lima).unwrap(),
+            "2026-11-25T05:00:00.000Z"
+        );
+        assert_eq!(
+            instant("from", "2026-11-24T10:00:00-05:00", false, lima).unwrap(),
+            "2026-11-24T15:00:00.000Z"
+        );
+        assert_eq!(
+            instant("from", "ayer", false, lima).unwrap_err().field,
+            "from"
+        );
+    }
 }

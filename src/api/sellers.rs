@@ -78,7 +78,7 @@ pub(crate) async fn stats(
     Require(auth, ..): Require<Viewer>,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> AppResult<Json<Vec<SellerStats>>> {
-    let (from, to) = date_range(q.from.as_deref(), q.to.as_deref())?;
+    let (from, to) = date_range(&state, auth.tenant, q.from.as_deref(), q.to.as_deref()).await?;
     let tenant = auth.tenant;
     Ok(Json(
         shop::read(&state.db, move |c| {

@@ -175,6 +175,15 @@ pub fn import_products(
     data: &[u8],
     actor: &str,
 ) -> Result<ImportSummary, ShopError> {
+    super::atomic(c, |c| import_products_in(c, tenant, data, actor))
+}
+
+fn import_products_in(
+    c: &Connection,
+    tenant: TenantId,
+    data: &[u8],
+    actor: &str,
+) -> Result<ImportSummary, ShopError> {
     let defaults = tenant_defaults(c, tenant)?;
     let mut report = Report(vec![]);
     let Some(sheet) = read_sheet(
@@ -292,6 +301,15 @@ pub fn import_products(
 
 /// Imports customers from CSV in the caller's transaction, keyed by phone. All or none.
 pub fn import_customers(
+    c: &Connection,
+    tenant: TenantId,
+    data: &[u8],
+    actor: &str,
+) -> Result<ImportSummary, ShopError> {
+    super::atomic(c, |c| import_customers_in(c, tenant, data, actor))
+}
+
+fn import_customers_in(
     c: &Connection,
     tenant: TenantId,
     data: &[u8],

@@ -121,8 +121,8 @@ pub struct CustomerFilter {
     pub q: Option<String>,
 }
 
-const COLS: &str =
-    "k.id, k.phone, k.name, k.email, k.tags, k.notes, k.opted_out, k.created_at, k.updated_at";
+const COLS: &str = "k.id, k.phone, k.name, k.email, k.tags, k.notes, k.opted_out, k.created_at, \
+                    k.updated_at, k.seq";
 
 fn row(r: &Row) -> rusqlite::Result<Customer> {
     let tags: String = r.get(4)?;
@@ -168,20 +168,21 @@ pub fn list(
     filter: &CustomerFilter,
     cursor: &Cursor,
 ) -> Result<Page<Customer>, ShopError> {
+    let after = cursor.after_seq()?;
     let conditions = "k.tenant_id = ?1
         AND (?2 IS NULL OR k.opted_out = ?2)
-        AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(k.tags) WHERE value = ?3))
-        AND (?4 IS NULL OR k.id < ?4)";
+        AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(k.tags) WHERE value = ?3))";
     let q = filter.q.as_deref().and_then(fts_query);
     let sql = if q.is_some() {
         format!(
-            "SELECT {COLS} FROM customers_fts f CROSS JOIN customers k ON k.rowid = f.rowid
-             WHERE customers_fts MATCH ?5 AND {conditions} ORDER BY k.id DESC LIMIT ?6"
+            "SELECT {COLS} FROM customers_fts f CROSS JOIN customers k ON k.seq = f.rowid
+             WHERE customers_fts MATCH ?5 AND (?4 IS NULL OR f.rowid < ?4) AND {conditions}
+             ORDER BY f.rowid DESC LIMIT ?6"
         )
     } else {
         format!(
-            "SELECT {COLS} FROM customers k WHERE ?5 IS NULL AND {conditions}
-             ORDER BY k.id DESC LIMIT ?6"
+            "SELECT {COLS} FROM customers k WHERE ?5 IS NULL AND (?4 IS NULL OR k.seq < ?4)
+             AND {conditions} ORDER BY k.seq DESC LIMIT ?6"
         )
     };
     let mut st = c.prepare_cached(&sql)?;
@@ -190,18 +191,18 @@ pub fn list(
             tenant,
             filter.opted_out,
             filter.tag.as_deref().map(str::trim),
-            cursor.after,
+            after,
             q,
             cursor.fetch()
         ],
-        row,
+        |r| Ok((r.get::<_, i64>(9)?, row(r)?)),
     )?;
     let rows = rows.collect::<Result<Vec<_>, _>>()?;
-    Ok(cursor.finish(rows, |k| k.id.to_string()))
+    Ok(cursor.finish_seq(rows))
 }
 
 pub fn all(c: &Connection, tenant: TenantId) -> Result<Vec<Customer>, ShopError> {
-    let sql = format!("SELECT {COLS} FROM customers k WHERE k.tenant_id = ?1 ORDER BY k.id");
+    let sql = format!("SELECT {COLS} FROM customers k WHERE k.tenant_id = ?1 ORDER BY k.seq");
     let mut st = c.prepare_cached(&sql)?;
     let rows = st.query_map([tenant], row)?;
     Ok(rows.collect::<Result<_, _>>()?)

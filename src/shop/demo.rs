@@ -11,7 +11,16 @@ use crate::ids::TenantId;
 const ACTOR: &str = "system:demo";
 
 /// (sku, name, category, price in céntimos, stock (None = unlimited), description)
-const CATALOGUE: &[(&str, &str, &str, i64, Option<i64>, &str)] = &[
+type Item = (
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+    Option<i64>,
+    &'static str,
+);
+
+const CATALOGUE: &[Item] = &[
     (
         "ROP-001",
         "Camisa Básica Blanca",

@@ -53,6 +53,26 @@ where
     }
 }
 
+/// Runs `f` all-or-nothing inside the caller's transaction (a nested savepoint), so a
+/// failed shop operation leaves nothing behind even when the caller goes on and commits
+/// other work in the same transaction (the conversation glue records the failure).
+pub fn atomic<T>(
+    c: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, ShopError>,
+) -> Result<T, ShopError> {
+    c.execute_batch("SAVEPOINT shop_op")?;
+    match f(c) {
+        Ok(v) => {
+            c.execute_batch("RELEASE shop_op")?;
+            Ok(v)
+        }
+        Err(e) => {
+            c.execute_batch("ROLLBACK TO shop_op; RELEASE shop_op")?;
+            Err(e)
+        }
+    }
+}
+
 /// Runs `f` on a read connection, keeping the typed error.
 pub async fn read<T, F>(db: &Db, f: F) -> Result<T, ShopError>
 where
@@ -68,14 +88,17 @@ pub struct TenantDefaults {
     pub currency: String,
     /// ISO 3166 alpha-2, for phone numbers written without a country code.
     pub country: String,
+    /// IANA time zone, for date-only ranges ("orders of 2026-11-24" in Lima).
+    pub timezone: String,
 }
 
 pub fn tenant_defaults(c: &Connection, tenant: TenantId) -> Result<TenantDefaults, ShopError> {
-    c.prepare_cached("SELECT currency, country FROM tenants WHERE id = ?1")?
+    c.prepare_cached("SELECT currency, country, timezone FROM tenants WHERE id = ?1")?
         .query_row([tenant], |r| {
             Ok(TenantDefaults {
                 currency: r.get(0)?,
                 country: r.get(1)?,
+                timezone: r.get(2)?,
             })
         })
         .optional()?

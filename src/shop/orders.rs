@@ -425,7 +425,7 @@ pub fn list(
            AND (?6 IS NULL OR o.created_at < ?6)
            AND (?7 IS NULL OR o.number = ?7)
            AND (?8 IS NULL OR o.customer_id IN (
-                SELECT k2.id FROM customers_fts f JOIN customers k2 ON k2.rowid = f.rowid
+                SELECT k2.id FROM customers_fts f JOIN customers k2 ON k2.seq = f.rowid
                 WHERE customers_fts MATCH ?8 AND k2.tenant_id = ?1))
            AND (?9 IS NULL OR o.id < ?9)
          ORDER BY o.id DESC LIMIT ?10"
@@ -441,7 +441,7 @@ pub fn list(
             filter.to,
             number,
             words,
-            cursor.after,
+            cursor.after_id()?,
             cursor.fetch()
         ],
         row,
@@ -460,8 +460,19 @@ struct Line {
 }
 
 /// Creates a pending order: resolves the products, snapshots them, computes exact totals,
-/// numbers it and assigns a seller. Run it inside `Db::write`; an `Err` must roll back.
+/// numbers it and assigns a seller. Run it inside `Db::write`; on `Err` nothing of it
+/// was written (it runs in its own savepoint), so the caller may record the failure and
+/// commit.
 pub fn create(
+    c: &Connection,
+    tenant: TenantId,
+    new: NewOrder,
+    actor: &str,
+) -> Result<Order, ShopError> {
+    super::atomic(c, |c| create_in(c, tenant, new, actor))
+}
+
+fn create_in(
     c: &Connection,
     tenant: TenantId,
     new: NewOrder,
@@ -676,8 +687,19 @@ fn history(
 /// Moves an order to `to`. Confirming takes the items' stock, cancelling a confirmed
 /// (paid, shipped) order gives it back, in the caller's transaction. An illegal move is
 /// [`ShopError::IllegalTransition`] with the allowed ones; too little stock is
-/// [`ShopError::InsufficientStock`] (and nothing changes once the caller rolls back).
+/// [`ShopError::InsufficientStock`]; on any `Err` nothing of it was written.
 pub fn set_status(
+    c: &Connection,
+    tenant: TenantId,
+    id: OrderId,
+    to: Status,
+    actor: &str,
+    note: &str,
+) -> Result<Order, ShopError> {
+    super::atomic(c, |c| set_status_in(c, tenant, id, to, actor, note))
+}
+
+fn set_status_in(
     c: &Connection,
     tenant: TenantId,
     id: OrderId,

@@ -184,7 +184,7 @@ pub struct ProductFilter {
 }
 
 const COLS: &str = "p.id, p.sku, p.name, p.description, p.price_minor, p.currency, p.stock, \
-                    p.category, p.tags, p.images, p.active, p.created_at, p.updated_at";
+                    p.category, p.tags, p.images, p.active, p.created_at, p.updated_at, p.seq";
 
 fn row(r: &Row) -> rusqlite::Result<Product> {
     let price_minor: i64 = r.get(4)?;
@@ -230,22 +230,24 @@ pub fn list(
     filter: &ProductFilter,
     cursor: &Cursor,
 ) -> Result<Page<Product>, ShopError> {
+    let after = cursor.after_seq()?;
     let conditions = "p.tenant_id = ?1
         AND (?2 IS NULL OR p.category = ?2)
         AND (?3 IS NULL OR p.active = ?3)
-        AND (?4 IS NULL OR (CASE WHEN ?4 THEN (p.stock IS NULL OR p.stock > 0) ELSE p.stock = 0 END))
-        AND (?5 IS NULL OR p.id < ?5)";
+        AND (?4 IS NULL OR (CASE WHEN ?4 THEN (p.stock IS NULL OR p.stock > 0) ELSE p.stock = 0 END))";
     let q = filter.q.as_deref().and_then(fts_query);
-    // With a search, walk the (few) matches first; without, walk the tenant's index.
+    // A search walks the index's matches newest first and stops at the page size;
+    // a plain list walks the tenant's (tenant_id, seq) index the same way.
     let sql = if q.is_some() {
         format!(
-            "SELECT {COLS} FROM products_fts f CROSS JOIN products p ON p.rowid = f.rowid
-             WHERE products_fts MATCH ?6 AND {conditions} ORDER BY p.id DESC LIMIT ?7"
+            "SELECT {COLS} FROM products_fts f CROSS JOIN products p ON p.seq = f.rowid
+             WHERE products_fts MATCH ?6 AND (?5 IS NULL OR f.rowid < ?5) AND {conditions}
+             ORDER BY f.rowid DESC LIMIT ?7"
         )
     } else {
         format!(
-            "SELECT {COLS} FROM products p WHERE ?6 IS NULL AND {conditions}
-             ORDER BY p.id DESC LIMIT ?7"
+            "SELECT {COLS} FROM products p WHERE ?6 IS NULL AND (?5 IS NULL OR p.seq < ?5)
+             AND {conditions} ORDER BY p.seq DESC LIMIT ?7"
         )
     };
     let mut st = c.prepare_cached(&sql)?;
@@ -255,19 +257,19 @@ pub fn list(
             filter.category.as_deref().map(str::trim),
             filter.active,
             filter.in_stock,
-            cursor.after,
+            after,
             q,
             cursor.fetch()
         ],
-        row,
+        |r| Ok((r.get::<_, i64>(13)?, row(r)?)),
     )?;
     let rows = rows.collect::<Result<Vec<_>, _>>()?;
-    Ok(cursor.finish(rows, |p| p.id.to_string()))
+    Ok(cursor.finish_seq(rows))
 }
 
 /// Every product of the tenant, oldest first (for export).
 pub fn all(c: &Connection, tenant: TenantId) -> Result<Vec<Product>, ShopError> {
-    let sql = format!("SELECT {COLS} FROM products p WHERE p.tenant_id = ?1 ORDER BY p.id");
+    let sql = format!("SELECT {COLS} FROM products p WHERE p.tenant_id = ?1 ORDER BY p.seq");
     let mut st = c.prepare_cached(&sql)?;
     let rows = st.query_map([tenant], row)?;
     Ok(rows.collect::<Result<_, _>>()?)

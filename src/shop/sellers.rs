@@ -156,7 +156,7 @@ pub fn list(
     let mut st = c.prepare_cached(&sql)?;
     let q = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let rows = st.query_map(
-        params![tenant, filter.active, q, cursor.after, cursor.fetch()],
+        params![tenant, filter.active, q, cursor.after_id()?, cursor.fetch()],
         row,
     )?;
     let rows = rows.collect::<Result<Vec<_>, _>>()?;
