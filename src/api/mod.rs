@@ -1,6 +1,8 @@
 //! HTTP: one router built from per-area routers, with the cross-cutting layers
 //! (request id, tracing, metrics, error log, problem+json, limits, security headers).
 
+mod admin;
+mod analytics;
 mod api_keys;
 mod audit;
 mod auth;
@@ -47,7 +49,9 @@ pub fn router(state: AppState) -> Router {
         .merge(users::routes())
         .merge(api_keys::routes())
         .merge(tenant::routes())
-        .merge(audit::routes());
+        .merge(audit::routes())
+        .merge(analytics::routes())
+        .merge(admin::routes());
 
     let body_limit = state.config.body_limit_bytes;
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
