@@ -328,7 +328,10 @@ impl Config {
         }
         if let Some(url) = &self.alerts.webhook_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(bad("alerts.webhook_url", "must start with http:// or https://"));
+                return Err(bad(
+                    "alerts.webhook_url",
+                    "must start with http:// or https://",
+                ));
             }
         }
         if let Some(url) = &self.public_url {

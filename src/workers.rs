@@ -14,7 +14,10 @@ pub fn start(state: &AppState) -> Vec<(&'static str, JoinHandle<()>)> {
             "analytics-rollup",
             tokio::spawn(analytics_rollup(state.clone())),
         ),
-        ("alerts-notifier", tokio::spawn(alerts_notifier(state.clone()))),
+        (
+            "alerts-notifier",
+            tokio::spawn(alerts_notifier(state.clone())),
+        ),
     ]
 }
 

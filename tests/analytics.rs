@@ -18,7 +18,10 @@ fn t(s: &str) -> DateTime<Utc> {
 }
 
 fn ev(tenant: TenantId, bot: &str, conv: &str, kind: EventKind, at: &str) -> Event {
-    Event::new(tenant, kind).bot(bot).conversation(conv).at(t(at))
+    Event::new(tenant, kind)
+        .bot(bot)
+        .conversation(conv)
+        .at(t(at))
 }
 
 fn delivery(status: &str) -> EventKind {
@@ -43,12 +46,36 @@ fn known_events(tenant: TenantId) -> Vec<Event> {
         ev(tenant, "b1", "c1", MessageIn, "2026-11-20T14:00:10Z"),
         ev(tenant, "b1", "c1", MessageOut, "2026-11-20T14:00:30Z"), // reply: 30 s
         ev(tenant, "b1", "c1", MessageOut, "2026-11-20T14:00:31Z"), // not a reply
-        ev(tenant, "b1", "c1", delivery("delivered"), "2026-11-20T14:01:00Z"),
-        ev(tenant, "b1", "c1", delivery("delivered"), "2026-11-20T14:01:01Z"),
-        ev(tenant, "b1", "c1", delivery("failed"), "2026-11-20T14:01:02Z"),
+        ev(
+            tenant,
+            "b1",
+            "c1",
+            delivery("delivered"),
+            "2026-11-20T14:01:00Z",
+        ),
+        ev(
+            tenant,
+            "b1",
+            "c1",
+            delivery("delivered"),
+            "2026-11-20T14:01:01Z",
+        ),
+        ev(
+            tenant,
+            "b1",
+            "c1",
+            delivery("failed"),
+            "2026-11-20T14:01:02Z",
+        ),
         ev(tenant, "b1", "c1", MessageIn, "2026-11-20T14:05:00Z"),
         ev(tenant, "b1", "c1", MessageOut, "2026-11-20T14:05:02Z"), // reply: 2 s
-        ev(tenant, "b1", "c1", order(2500, "PEN"), "2026-11-20T14:06:00Z"),
+        ev(
+            tenant,
+            "b1",
+            "c1",
+            order(2500, "PEN"),
+            "2026-11-20T14:06:00Z",
+        ),
         // c2 on b2, 15:10 UTC
         ev(tenant, "b2", "c2", MessageIn, "2026-11-20T15:10:00Z"),
         ev(tenant, "b2", "c2", MessageOut, "2026-11-20T15:10:05Z"), // reply: 5 s
@@ -65,7 +92,13 @@ fn known_events(tenant: TenantId) -> Vec<Event> {
         // c3 on b1, 03:30 UTC on the 21st = 22:30 on the 20th in Lima
         ev(tenant, "b1", "c3", MessageIn, "2026-11-21T03:30:00Z"),
         ev(tenant, "b1", "c3", MessageOut, "2026-11-21T03:30:01Z"), // reply: 1 s
-        ev(tenant, "b1", "c3", order(1000, "USD"), "2026-11-21T03:31:00Z"),
+        ev(
+            tenant,
+            "b1",
+            "c3",
+            order(1000, "USD"),
+            "2026-11-21T03:31:00Z",
+        ),
     ]
 }
 
@@ -161,7 +194,10 @@ async fn a_known_set_of_events_rolls_up_to_exact_figures_and_a_second_run_change
     assert_eq!(hourly(&snap, tenant, all, h14, "orders.PEN"), 1);
     assert_eq!(hourly(&snap, tenant, all, h14, "revenue_minor.PEN"), 2500);
     assert_eq!(hourly(&snap, tenant, all, h14, "conversations_active"), 1);
-    assert_eq!(hourly(&snap, tenant, all, h14, "conversations_converted"), 1);
+    assert_eq!(
+        hourly(&snap, tenant, all, h14, "conversations_converted"),
+        1
+    );
     assert_eq!(hourly(&snap, tenant, all, h14, "bots_active"), 1);
     assert_eq!(hourly(&snap, tenant, all, h14, "response_count"), 2);
     assert_eq!(hourly(&snap, tenant, all, h14, "response_ms_sum"), 32_000);
@@ -195,7 +231,11 @@ async fn a_known_set_of_events_rolls_up_to_exact_figures_and_a_second_run_change
     rollup::reset(&s.state.db).await.unwrap();
     let full = rollup::run(&s.state.db, t(NOW), 30).await.unwrap();
     assert_eq!(full.new_events, 17);
-    assert_eq!(snapshot(&s).await, snap, "a full recompute double-counts nothing");
+    assert_eq!(
+        snapshot(&s).await,
+        snap,
+        "a full recompute double-counts nothing"
+    );
 }
 
 #[tokio::test]
@@ -217,7 +257,13 @@ async fn late_events_correct_their_old_buckets_only() {
                 EventKind::MessageIn,
                 "2026-11-20T14:30:00Z",
             ),
-            ev(tenant, "b2", "c9", order(700, "PEN"), "2026-11-20T14:31:00Z"),
+            ev(
+                tenant,
+                "b2",
+                "c9",
+                order(700, "PEN"),
+                "2026-11-20T14:31:00Z",
+            ),
         ],
     )
     .await;
@@ -291,7 +337,13 @@ async fn retention_removes_only_old_raw_events_and_keeps_rollups() {
     rollup::run(&s.state.db, t(NOW), 30).await.unwrap();
     let rolled = snapshot(&s).await;
     assert_eq!(
-        daily(&rolled, tenant, rollup::ALL_BOTS, "2026-10-10", "message_in"),
+        daily(
+            &rolled,
+            tenant,
+            rollup::ALL_BOTS,
+            "2026-10-10",
+            "message_in"
+        ),
         1
     );
 
@@ -320,7 +372,11 @@ async fn retention_removes_only_old_raw_events_and_keeps_rollups() {
     // other raw events are gone) and leaves the rollups as they were.
     let r = rollup::run(&s.state.db, t(NOW), 30).await.unwrap();
     assert_eq!((r.new_events, r.frozen_buckets), (1, 2));
-    assert_eq!(snapshot(&s).await, rolled, "rollups are kept and not recomputed");
+    assert_eq!(
+        snapshot(&s).await,
+        rolled,
+        "rollups are kept and not recomputed"
+    );
     assert_eq!(
         analytics::retention::run(&s.state.db, t(NOW), 30)
             .await
@@ -370,13 +426,23 @@ async fn kpis_are_tenant_isolated_and_use_the_tenant_time_zone() {
                 EventKind::MessageIn,
                 "2026-11-20T14:10:00Z",
             ),
-            ev(kolkata, "k1", "x2", order(99_00, "INR"), "2026-11-20T14:20:00Z"),
+            ev(
+                kolkata,
+                "k1",
+                "x2",
+                order(99_00, "INR"),
+                "2026-11-20T14:20:00Z",
+            ),
         ],
     )
     .await;
 
     let q = "range=custom&from=2026-11-20T00:00:00Z&to=2026-11-22T00:00:00Z";
-    let k = json_ok(s.get(&format!("/api/analytics/metrics?{q}"), &lima_token).await).await;
+    let k = json_ok(
+        s.get(&format!("/api/analytics/metrics?{q}"), &lima_token)
+            .await,
+    )
+    .await;
     assert_eq!(k["timezone"], "America/Lima");
     assert_eq!(k["messages_in"], 5);
     assert_eq!(k["messages_out"], 5);
@@ -405,7 +471,11 @@ async fn kpis_are_tenant_isolated_and_use_the_tenant_time_zone() {
     hours[22] = 1; // 03:30 UTC next day
     assert_eq!(k["engagement_by_hour"], json!(hours));
 
-    let k = json_ok(s.get(&format!("/api/analytics/metrics?{q}"), &kolkata_token).await).await;
+    let k = json_ok(
+        s.get(&format!("/api/analytics/metrics?{q}"), &kolkata_token)
+            .await,
+    )
+    .await;
     assert_eq!(k["timezone"], "Asia/Kolkata");
     assert_eq!(k["messages_in"], 2);
     assert_eq!(k["active_bots"], 1);
@@ -423,7 +493,10 @@ async fn kpis_are_tenant_isolated_and_use_the_tenant_time_zone() {
             .await,
     )
     .await;
-    assert_eq!((k["messages_in"].clone(), k["handoffs"].clone()), (json!(1), json!(1)));
+    assert_eq!(
+        (k["messages_in"].clone(), k["handoffs"].clone()),
+        (json!(1), json!(1))
+    );
     // Another tenant's bot id shows nothing.
     let k = json_ok(
         s.get(&format!("/api/analytics/metrics?{q}&bot=k1"), &lima_token)
@@ -434,7 +507,10 @@ async fn kpis_are_tenant_isolated_and_use_the_tenant_time_zone() {
 
     // A bad range names its field.
     let res = s
-        .get("/api/analytics/metrics?range=custom&from=2026-11-20T00:00:00Z", &lima_token)
+        .get(
+            "/api/analytics/metrics?range=custom&from=2026-11-20T00:00:00Z",
+            &lima_token,
+        )
         .await;
     let body = common::assert_problem(res, 422, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "to");
@@ -524,9 +600,16 @@ async fn the_event_list_pages_with_a_cursor_and_filters() {
         }
     }
     assert_eq!(seen.len(), 17);
-    assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first, no repeats");
+    assert!(
+        seen.windows(2).all(|w| w[0] > w[1]),
+        "newest first, no repeats"
+    );
 
-    let page = json_ok(s.get("/api/analytics/events?kind=order_created", &token).await).await;
+    let page = json_ok(
+        s.get("/api/analytics/events?kind=order_created", &token)
+            .await,
+    )
+    .await;
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["data"]["currency"], "USD");
@@ -545,7 +628,11 @@ async fn the_event_list_pages_with_a_cursor_and_filters() {
     assert_eq!(items[1]["response_ms"], Value::Null);
 
     let page = json_ok(s.get("/api/analytics/events", &other_token).await).await;
-    assert_eq!(page["items"].as_array().unwrap().len(), 1, "tenant-isolated");
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        1,
+        "tenant-isolated"
+    );
     let res = s.get("/api/analytics/events?kind=nope", &token).await;
     common::assert_problem(res, 422, "validation_failed").await;
 }
@@ -565,10 +652,7 @@ async fn a_forced_500_lands_in_error_logs_with_its_request_id() {
         .await
         .unwrap();
     let res = s.get("/api/analytics/events", &token).await;
-    let request_id = res.headers()["x-request-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_string();
     let body = common::assert_problem(res, 500, "internal").await;
     assert!(
         !body.to_string().contains("events"),
@@ -596,7 +680,10 @@ async fn a_forced_500_lands_in_error_logs_with_its_request_id() {
     assert_eq!(theirs["unseen_count"], 0);
     assert_eq!(theirs["items"], json!([]));
     let seen = json_ok(s.post("/api/admin/errors/seen", &token, json!({})).await).await;
-    assert_eq!((seen["marked"].clone(), seen["unseen_count"].clone()), (json!(1), json!(0)));
+    assert_eq!(
+        (seen["marked"].clone(), seen["unseen_count"].clone()),
+        (json!(1), json!(0))
+    );
     let page = json_ok(s.get("/api/admin/errors?unseen=true", &token).await).await;
     assert_eq!(page["items"], json!([]));
 }
@@ -641,15 +728,23 @@ async fn job_errors_are_logged_and_a_critical_one_opens_one_incident() {
     common::assert_problem(s.get("/api/admin/errors", viewer).await, 403, "forbidden").await;
 
     let done = json_ok(
-        s.post(&format!("/api/admin/incidents/{id}/resolve"), &token, json!({}))
-            .await,
+        s.post(
+            &format!("/api/admin/incidents/{id}/resolve"),
+            &token,
+            json!({}),
+        )
+        .await,
     )
     .await;
     assert_eq!(done["resolved"], true);
     let inc = json_ok(s.get("/api/admin/incidents", &token).await).await;
     assert_eq!(inc["items"], json!([]));
     let res = s
-        .post(&format!("/api/admin/incidents/{id}/resolve"), &token, json!({}))
+        .post(
+            &format!("/api/admin/incidents/{id}/resolve"),
+            &token,
+            json!({}),
+        )
         .await;
     common::assert_problem(res, 404, "not_found").await;
 }

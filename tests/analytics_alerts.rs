@@ -70,7 +70,9 @@ async fn smtp_server() -> (u16, Inbox) {
             tokio::spawn(async move {
                 let (r, mut w) = sock.into_split();
                 let mut lines = BufReader::new(r).lines();
-                w.write_all(b"220 test.local ESMTP ready\r\n").await.unwrap();
+                w.write_all(b"220 test.local ESMTP ready\r\n")
+                    .await
+                    .unwrap();
                 let (mut from, mut to) = (String::new(), Vec::<String>::new());
                 while let Ok(Some(line)) = lines.next_line().await {
                     let upper = line.to_ascii_uppercase();
@@ -85,7 +87,9 @@ async fn smtp_server() -> (u16, Inbox) {
                         to.push(line[8..].trim().to_string());
                         b"250 OK\r\n"
                     } else if upper == "DATA" {
-                        w.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await.unwrap();
+                        w.write_all(b"354 end with <CRLF>.<CRLF>\r\n")
+                            .await
+                            .unwrap();
                         let mut data = String::new();
                         while let Ok(Some(l)) = lines.next_line().await {
                             if l == "." {
@@ -159,7 +163,10 @@ async fn a_channel_going_down_alerts_once_and_its_resolution_once_not_a_storm() 
         opened += usize::from(r.opened);
     }
     assert_eq!(opened, 1);
-    wait_for("the opening notice", || hooks.len() >= 1 && mails.len() >= 1).await;
+    wait_for("the opening notice", || {
+        hooks.len() >= 1 && mails.len() >= 1
+    })
+    .await;
     // Give a storm the chance to happen: the notifier ticks every second.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!((hooks.len(), mails.len()), (1, 1), "one notice, not five");
@@ -171,8 +178,14 @@ async fn a_channel_going_down_alerts_once_and_its_resolution_once_not_a_storm() 
     assert_eq!(hook["incident"]["key"], key);
     assert!(hook["_signature"].as_str().unwrap().starts_with("sha256="));
     let mail = &mails.all()[0];
-    assert!(mail["to"][0].as_str().unwrap().contains(&owner_email), "{mail}");
-    assert!(mail["from"].as_str().unwrap().contains("alerts@dashoffice.test"));
+    assert!(
+        mail["to"][0].as_str().unwrap().contains(&owner_email),
+        "{mail}"
+    );
+    assert!(mail["from"]
+        .as_str()
+        .unwrap()
+        .contains("alerts@dashoffice.test"));
     let data = mail["data"].as_str().unwrap();
     assert!(data.contains("Incidente abierto: channel_down"), "{data}");
 
@@ -198,7 +211,10 @@ async fn a_channel_going_down_alerts_once_and_its_resolution_once_not_a_storm() 
             .unwrap()
             .is_none()
     );
-    wait_for("the resolution notice", || hooks.len() >= 2 && mails.len() >= 2).await;
+    wait_for("the resolution notice", || {
+        hooks.len() >= 2 && mails.len() >= 2
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!((hooks.len(), mails.len()), (2, 2));
     assert_eq!(hooks.all()[1]["event"], "incident.resolved");
@@ -238,9 +254,15 @@ async fn an_unreachable_webhook_is_retried_and_the_email_is_not_sent_twice() {
     })
     .await;
     let (tenant, _) = s.owner_token("Bodega Lima").await;
-    alerts::raise_now(&s.state.db, tenant, IncidentKind::DeadLetters, "bot-1", "3 dead letters")
-        .await
-        .unwrap();
+    alerts::raise_now(
+        &s.state.db,
+        tenant,
+        IncidentKind::DeadLetters,
+        "bot-1",
+        "3 dead letters",
+    )
+    .await
+    .unwrap();
     wait_for("the e-mail", || mails.len() >= 1).await;
     // Backoff is 2 s after the first failure; let a retry happen.
     tokio::time::sleep(Duration::from_millis(3500)).await;

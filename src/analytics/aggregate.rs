@@ -117,7 +117,11 @@ impl Figures {
             .iter()
             .filter_map(|(k, v)| {
                 let cur = k.strip_prefix("orders.")?;
-                Some((cur.to_string(), *v, self.count(&format!("revenue_minor.{cur}"))))
+                Some((
+                    cur.to_string(),
+                    *v,
+                    self.count(&format!("revenue_minor.{cur}")),
+                ))
             })
             .collect()
     }

@@ -64,12 +64,7 @@ pub fn record(
 }
 
 /// For worker loops: logs a failed run of `job` (best effort, never fails the caller).
-pub async fn record_job_failure(
-    db: &Db,
-    tenant: Option<TenantId>,
-    job: &'static str,
-    error: &str,
-) {
+pub async fn record_job_failure(db: &Db, tenant: Option<TenantId>, job: &'static str, error: &str) {
     tracing::error!(job, error, "background job failed");
     let message = error.to_string();
     let res = db

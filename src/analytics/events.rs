@@ -228,7 +228,15 @@ pub fn list(
          ORDER BY id DESC LIMIT ?7",
     )?;
     let rows = st.query_map(
-        params![tenant, f.kind, f.bot, f.from_ms, f.to_ms, f.before, limit + 1],
+        params![
+            tenant,
+            f.kind,
+            f.bot,
+            f.from_ms,
+            f.to_ms,
+            f.before,
+            limit + 1
+        ],
         |r| {
             let data: String = r.get(6)?;
             Ok(EventRow {

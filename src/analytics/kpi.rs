@@ -197,7 +197,10 @@ mod tests {
         let now = Utc::now();
         let (f, t) = parse_range(Some("7d"), None, None, now).unwrap();
         assert_eq!(t - f, 7 * 86_400_000);
-        assert_eq!(parse_range(Some("1y"), None, None, now).unwrap_err().field, "range");
+        assert_eq!(
+            parse_range(Some("1y"), None, None, now).unwrap_err().field,
+            "range"
+        );
         assert_eq!(
             parse_range(Some("custom"), Some("2026-01-01T00:00:00Z"), None, now)
                 .unwrap_err()
@@ -205,9 +208,14 @@ mod tests {
             "to"
         );
         assert_eq!(
-            parse_range(Some("custom"), Some("yesterday"), Some("2026-01-01T00:00:00Z"), now)
-                .unwrap_err()
-                .field,
+            parse_range(
+                Some("custom"),
+                Some("yesterday"),
+                Some("2026-01-01T00:00:00Z"),
+                now
+            )
+            .unwrap_err()
+            .field,
             "from"
         );
         let (f, t) = parse_range(

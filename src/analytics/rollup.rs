@@ -417,7 +417,10 @@ mod tests {
         let lima: Tz = "America/Lima".parse().unwrap();
         // 2026-03-10 03:00 UTC is still the 9th in Lima (UTC-5).
         let t = Utc.with_ymd_and_hms(2026, 3, 10, 3, 0, 0).unwrap();
-        assert_eq!(local_day(lima, t.timestamp_millis()).to_string(), "2026-03-09");
+        assert_eq!(
+            local_day(lima, t.timestamp_millis()).to_string(),
+            "2026-03-09"
+        );
         let (s, e) = day_range(lima, NaiveDate::from_ymd_opt(2026, 3, 9).unwrap());
         assert_eq!(e - s, DAY_MS);
         assert_eq!(ms_to_hour(s), "2026-03-09T05:00:00Z");

@@ -117,14 +117,7 @@ async fn list_incidents(
     let tenant = auth.tenant;
     let items = state
         .db
-        .read(move |c| {
-            alerts::list(
-                c,
-                tenant,
-                q.all.unwrap_or(false),
-                q.limit.unwrap_or(100),
-            )
-        })
+        .read(move |c| alerts::list(c, tenant, q.all.unwrap_or(false), q.limit.unwrap_or(100)))
         .await?;
     Ok(Json(IncidentList { items }))
 }

@@ -81,8 +81,7 @@ async fn timeseries(
 ) -> AppResult<Json<Series>> {
     let metric_ok = !q.metric.is_empty()
         && q.metric.len() <= 64
-        && q
-            .metric
+        && q.metric
             .chars()
             .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '.');
     if !metric_ok {
