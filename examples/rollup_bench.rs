@@ -175,6 +175,10 @@ async fn main() -> anyhow::Result<()> {
         r.rows_written
     );
     println!(
+        "  of which scanning on a reader {} ms, writing in chunks {} ms",
+        r.compute_ms, r.write_ms
+    );
+    println!(
         "second rollup (nothing new):        {:>9.1} ms (new events {})",
         ms(noop),
         again.new_events

@@ -764,3 +764,57 @@ async fn recording_in_a_failed_transaction_leaves_no_event() {
     assert!(res.is_err());
     assert!(raw_event_times(&s).await.is_empty());
 }
+
+#[tokio::test]
+async fn the_rollup_worker_runs_on_its_own_and_its_failures_land_in_error_logs() {
+    let s = TestServer::start_with(|c| c.analytics.rollup_interval_secs = 1).await;
+    let (tenant, _) = s.owner_token("Bodega Lima").await;
+    let at = Utc::now() - chrono::Duration::hours(1);
+    record_all(
+        &s,
+        vec![Event::new(tenant, EventKind::MessageIn).bot("b1").at(at)],
+    )
+    .await;
+    let mut rolled = false;
+    for _ in 0..60 {
+        if !snapshot(&s).await.is_empty() {
+            rolled = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(rolled, "the worker rolled the event up");
+
+    // Break the table under the worker: its next pass fails and is logged.
+    s.state
+        .db
+        .write(|c| {
+            c.execute_batch("ALTER TABLE events RENAME TO events_gone")?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let mut logged = None;
+    for _ in 0..60 {
+        logged = s
+            .state
+            .db
+            .read(|c| {
+                use rusqlite::OptionalExtension;
+                Ok(c.query_row(
+                    "SELECT message FROM error_logs WHERE service = 'worker' AND module = 'analytics-rollup'",
+                    [],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?)
+            })
+            .await
+            .unwrap();
+        if logged.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let message = logged.expect("the failed job is in error_logs");
+    assert!(message.contains("events"), "{message}");
+}

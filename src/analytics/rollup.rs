@@ -7,7 +7,9 @@
 //! and a late event (old timestamp, new id) makes its old buckets be recomputed.
 //!
 //! The heavy part (scanning events) runs on a read connection inside one read transaction
-//! (a consistent snapshot), so the shared writer is only held for the short replace step.
+//! (a consistent snapshot); the replacement rows go to the shared writer in chunks of whole
+//! buckets (~20k rows each), so other writers wait at most one short chunk. The watermark
+//! moves only after the last chunk: a crash mid-pass just means the next pass redoes it.
 //! Buckets that start before the retention horizon are never recomputed: their raw events
 //! may already be gone, and recomputing them would lose figures.
 
@@ -40,36 +42,50 @@ pub struct RollupReport {
     /// Buckets with new events that were older than the retention horizon.
     pub frozen_buckets: usize,
     pub watermark: i64,
+    /// Time scanning events (on a reader) and writing rows (on the writer).
+    pub compute_ms: u64,
+    pub write_ms: u64,
 }
 
-struct TenantRollup {
+/// Rows replacing some whole buckets of one table, written in one write closure. A pass is
+/// split into chunks of about [`CHUNK_ROWS`] rows so the shared writer is never held long;
+/// a crash between chunks leaves the watermark behind, and the next pass redoes them all.
+struct Chunk {
+    table: &'static str,
     tenant: TenantId,
-    hours: Vec<String>,
-    days: Vec<String>,
-    hourly: Vec<(String, String, String, i64)>,
-    daily: Vec<(String, String, String, i64)>,
+    buckets: Vec<String>,
+    /// (bot, bucket, metric, value)
+    rows: Vec<(String, String, String, i64)>,
 }
+
+const CHUNK_ROWS: usize = 20_000;
 
 struct Plan {
     from_watermark: i64,
     to_watermark: i64,
     new_events: i64,
     frozen: usize,
-    tenants: Vec<TenantRollup>,
+    hourly_buckets: usize,
+    daily_buckets: usize,
+    chunks: Vec<Chunk>,
 }
+
+/// Passes of one process run one at a time: two interleaved passes could let the older
+/// snapshot's chunk land last.
+static PASS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The earliest bucket start the rollup may still recompute at `now`.
 pub fn horizon_ms(now: DateTime<Utc>, retention_days: u32) -> i64 {
     now.timestamp_millis() - i64::from(retention_days) * DAY_MS + DAY_MS
 }
 
-/// One rollup pass. Safe to run any number of times and concurrently (a pass that lost the
-/// race to another one writes nothing).
+/// One rollup pass. Safe to run any number of times; passes are serialised.
 pub async fn run(
     db: &Db,
     now: DateTime<Utc>,
     retention_days: u32,
 ) -> Result<RollupReport, DbError> {
+    let _one_at_a_time = PASS.lock().await;
     let started = Instant::now();
     let horizon = horizon_ms(now, retention_days);
     let plan = db
@@ -87,25 +103,35 @@ pub async fn run(
             ..RollupReport::default()
         });
     };
+    let compute_ms = started.elapsed().as_millis() as u64;
     let mut report = RollupReport {
         new_events: plan.new_events,
-        hourly_buckets: plan.tenants.iter().map(|t| t.hours.len()).sum(),
-        daily_buckets: plan.tenants.iter().map(|t| t.days.len()).sum(),
-        rows_written: plan
-            .tenants
-            .iter()
-            .map(|t| t.hourly.len() + t.daily.len())
-            .sum(),
+        hourly_buckets: plan.hourly_buckets,
+        daily_buckets: plan.daily_buckets,
+        rows_written: plan.chunks.iter().map(|c| c.rows.len()).sum(),
         frozen_buckets: plan.frozen,
         watermark: plan.to_watermark,
+        compute_ms,
+        write_ms: 0,
     };
-    let applied = db.write(move |c| apply(c, &plan)).await?;
-    if !applied {
-        report = RollupReport {
-            watermark: db.read(watermark).await?,
-            ..RollupReport::default()
-        };
+    let (from_wm, to_wm) = (plan.from_watermark, plan.to_watermark);
+    for chunk in plan.chunks {
+        let applied = db.write(move |c| apply(c, from_wm, &chunk)).await?;
+        if !applied {
+            return Err(DbError::Other(
+                "the rollup watermark moved during a pass".into(),
+            ));
+        }
     }
+    db.write(move |c| {
+        c.execute(
+            "UPDATE analytics_state SET value = ?1 WHERE key = 'rollup_watermark'",
+            [to_wm],
+        )?;
+        Ok(())
+    })
+    .await?;
+    report.write_ms = started.elapsed().as_millis() as u64 - compute_ms;
     metrics::histogram!(super::metric_names::ROLLUP_DURATION_SECONDS)
         .record(started.elapsed().as_secs_f64());
     metrics::counter!(super::metric_names::ROLLUP_EVENTS_TOTAL).increment(report.new_events as u64);
@@ -192,7 +218,8 @@ fn compute(c: &Connection, horizon: i64) -> Result<Option<Plan>, DbError> {
         }
     }
     let mut frozen = 0usize;
-    let mut tenants = vec![];
+    let (mut hourly_buckets, mut daily_buckets) = (0, 0);
+    let mut chunks = vec![];
     for (tenant, hours) in dirty {
         let tz = super::tenant_tz(c, tenant)?;
         let mut live_hours = BTreeSet::new();
@@ -260,69 +287,90 @@ fn compute(c: &Connection, horizon: i64) -> Result<Option<Plan>, DbError> {
                 }
             }
         }
-        let rows_of = |key: String, bot: String, f: Figures| {
+        hourly_buckets += live_hours.len();
+        daily_buckets += days.len();
+        // Every dirty bucket is replaced, even one left with no rows.
+        let mut by_bucket: BTreeMap<String, Vec<(String, String, i64)>> = BTreeMap::new();
+        for h in &live_hours {
+            by_bucket.insert(hour_text(*h), vec![]);
+        }
+        for ((h, bot), f) in hourly {
+            let rows = by_bucket.entry(hour_text(h)).or_default();
             let all = bot == ALL_BOTS;
-            f.metrics(all)
-                .into_iter()
-                .map(move |(m, v)| (bot.clone(), key.clone(), m, v))
-        };
-        tenants.push(TenantRollup {
-            tenant,
-            hours: live_hours.iter().map(|h| hour_text(*h)).collect(),
-            days: days.keys().map(|d| d.to_string()).collect(),
-            hourly: hourly
-                .into_iter()
-                .flat_map(|((h, bot), f)| rows_of(hour_text(h), bot, f))
-                .collect(),
-            daily: daily
-                .into_iter()
-                .flat_map(|((d, bot), f)| rows_of(d.to_string(), bot, f))
-                .collect(),
-        });
+            rows.extend(f.metrics(all).into_iter().map(|(m, v)| (bot.clone(), m, v)));
+        }
+        chunk_up(&mut chunks, "analytics_hourly", tenant, by_bucket);
+        let mut by_bucket: BTreeMap<String, Vec<(String, String, i64)>> = BTreeMap::new();
+        for d in days.keys() {
+            by_bucket.insert(d.to_string(), vec![]);
+        }
+        for ((d, bot), f) in daily {
+            let rows = by_bucket.entry(d.to_string()).or_default();
+            let all = bot == ALL_BOTS;
+            rows.extend(f.metrics(all).into_iter().map(|(m, v)| (bot.clone(), m, v)));
+        }
+        chunk_up(&mut chunks, "analytics_daily", tenant, by_bucket);
     }
     Ok(Some(Plan {
         from_watermark: from_wm,
         to_watermark: max_id,
         new_events,
         frozen,
-        tenants,
+        hourly_buckets,
+        daily_buckets,
+        chunks,
     }))
+}
+
+/// Groups whole buckets into chunks of about [`CHUNK_ROWS`] rows.
+fn chunk_up(
+    chunks: &mut Vec<Chunk>,
+    table: &'static str,
+    tenant: TenantId,
+    by_bucket: BTreeMap<String, Vec<(String, String, i64)>>,
+) {
+    let mut cur: Option<Chunk> = None;
+    for (bucket, rows) in by_bucket {
+        let c = cur.get_or_insert_with(|| Chunk {
+            table,
+            tenant,
+            buckets: vec![],
+            rows: vec![],
+        });
+        c.rows.extend(
+            rows.into_iter()
+                .map(|(bot, m, v)| (bot, bucket.clone(), m, v)),
+        );
+        c.buckets.push(bucket);
+        if c.rows.len() >= CHUNK_ROWS {
+            chunks.extend(cur.take());
+        }
+    }
+    chunks.extend(cur);
 }
 
 fn add<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Figures>, key: K, f: &EventFacts) {
     map.entry(key).or_default().add(f);
 }
 
-/// Replaces the planned buckets; false when another pass moved the watermark meanwhile.
-fn apply(c: &Connection, plan: &Plan) -> Result<bool, DbError> {
-    if watermark(c)? != plan.from_watermark {
+/// Replaces the chunk's buckets; false when the watermark is not the one planned from.
+fn apply(c: &Connection, from_watermark: i64, chunk: &Chunk) -> Result<bool, DbError> {
+    if watermark(c)? != from_watermark {
         return Ok(false);
     }
-    for (table, pick) in [("analytics_hourly", true), ("analytics_daily", false)] {
-        let mut del = c.prepare_cached(&format!(
-            "DELETE FROM {table} WHERE tenant_id = ?1 AND bucket = ?2"
-        ))?;
-        let mut ins = c.prepare_cached(&format!(
-            "INSERT INTO {table} (tenant_id, bot_id, bucket, metric, value) VALUES (?1, ?2, ?3, ?4, ?5)"
-        ))?;
-        for t in &plan.tenants {
-            let (buckets, rows) = if pick {
-                (&t.hours, &t.hourly)
-            } else {
-                (&t.days, &t.daily)
-            };
-            for b in buckets {
-                del.execute(params![t.tenant, b])?;
-            }
-            for (bot, bucket, metric, value) in rows {
-                ins.execute(params![t.tenant, bot, bucket, metric, value])?;
-            }
-        }
+    let table = chunk.table;
+    let mut del = c.prepare_cached(&format!(
+        "DELETE FROM {table} WHERE tenant_id = ?1 AND bucket = ?2"
+    ))?;
+    for b in &chunk.buckets {
+        del.execute(params![chunk.tenant, b])?;
     }
-    c.execute(
-        "UPDATE analytics_state SET value = ?1 WHERE key = 'rollup_watermark'",
-        [plan.to_watermark],
-    )?;
+    let mut ins = c.prepare_cached(&format!(
+        "INSERT INTO {table} (tenant_id, bot_id, bucket, metric, value) VALUES (?1, ?2, ?3, ?4, ?5)"
+    ))?;
+    for (bot, bucket, metric, value) in &chunk.rows {
+        ins.execute(params![chunk.tenant, bot, bucket, metric, value])?;
+    }
     Ok(true)
 }
 
