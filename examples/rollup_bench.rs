@@ -2,6 +2,12 @@
 //! Reports the full rollup time against baselines over the same table in the same run.
 //!
 //! `cargo run --release --example rollup_bench [events]`
+//!
+//! Measured 2026-11-24 on a shared 2-core box (load ~5), optimised build without LTO:
+//! record 1M events 11.3 s; COUNT(*) 92 ms; GROUP BY tenant,bot,hour,kind 1.77 s;
+//! full rollup 7.3 s (scan 3.5 s on a reader + 3.8 s of chunked writes, 545k rows) =
+//! 80x COUNT(*), 4.1x the GROUP BY; no-op pass 0.1 s; 1,000 late events spread over the
+//! month 6.0 s (they dirty nearly every day, and days are recomputed whole).
 
 use std::time::Instant;
 

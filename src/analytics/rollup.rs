@@ -8,7 +8,7 @@
 //!
 //! The heavy part (scanning events) runs on a read connection inside one read transaction
 //! (a consistent snapshot); the replacement rows go to the shared writer in chunks of whole
-//! buckets (~20k rows each), so other writers wait at most one short chunk. The watermark
+//! buckets (~50k rows each), so other writers wait at most one short chunk. The watermark
 //! moves only after the last chunk: a crash mid-pass just means the next pass redoes it.
 //! Buckets that start before the retention horizon are never recomputed: their raw events
 //! may already be gone, and recomputing them would lose figures.
@@ -58,7 +58,7 @@ struct Chunk {
     rows: Vec<(String, String, String, i64)>,
 }
 
-const CHUNK_ROWS: usize = 20_000;
+const CHUNK_ROWS: usize = 50_000;
 
 struct Plan {
     from_watermark: i64,
@@ -343,14 +343,21 @@ fn chunk_up(
         );
         c.buckets.push(bucket);
         if c.rows.len() >= CHUNK_ROWS {
-            chunks.extend(cur.take());
+            chunks.extend(cur.take().map(sorted));
         }
     }
-    chunks.extend(cur);
+    chunks.extend(cur.map(sorted));
 }
 
 fn add<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Figures>, key: K, f: &EventFacts) {
     map.entry(key).or_default().add(f);
+}
+
+/// Rows in primary-key order (metric, bot, bucket): neighbouring inserts share pages.
+fn sorted(mut c: Chunk) -> Chunk {
+    c.rows
+        .sort_unstable_by(|a, b| (&a.2, &a.0, &a.1).cmp(&(&b.2, &b.0, &b.1)));
+    c
 }
 
 /// Replaces the chunk's buckets; false when the watermark is not the one planned from.
