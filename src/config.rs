@@ -56,8 +56,12 @@ pub struct OutboxConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AnalyticsConfig {
+    /// How often the rollup folds new events into hourly/daily figures.
     pub rollup_interval_secs: u64,
+    /// Raw events older than this are deleted; rollups are kept.
     pub retention_days: u32,
+    /// How often retention runs.
+    pub retention_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,13 +73,35 @@ pub struct BackupConfig {
     pub keep: usize,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsConfig {
+    /// Incident notices are POSTed here as JSON.
     pub webhook_url: Option<String>,
+    /// When set, the webhook carries `X-DashOffice-Signature: sha256=<hex HMAC of the body>`.
+    pub webhook_secret: Option<String>,
+    /// Plain SMTP relay (no TLS, no auth) for e-mail to the tenant's owners.
     pub smtp_host: Option<String>,
     pub smtp_port: Option<u16>,
     pub smtp_from: Option<String>,
+    /// How often the notifier looks for undelivered notices (it is also woken at once).
+    pub check_interval_secs: u64,
+    /// Delivery attempts per notice before giving up (and logging an error).
+    pub max_attempts: u32,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            webhook_url: None,
+            webhook_secret: None,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_from: None,
+            check_interval_secs: 30,
+            max_attempts: 10,
+        }
+    }
 }
 
 impl Default for Config {
@@ -125,6 +151,7 @@ impl Default for AnalyticsConfig {
         AnalyticsConfig {
             rollup_interval_secs: 300,
             retention_days: 30,
+            retention_interval_secs: 3600,
         }
     }
 }
@@ -292,6 +319,23 @@ impl Config {
         }
         if self.access_token_ttl_secs == 0 {
             return Err(bad("access_token_ttl_secs", "must be at least 1"));
+        }
+        if self.analytics.rollup_interval_secs == 0 {
+            return Err(bad("analytics.rollup_interval_secs", "must be at least 1"));
+        }
+        if self.analytics.retention_days == 0 {
+            return Err(bad("analytics.retention_days", "must be at least 1"));
+        }
+        if self.alerts.check_interval_secs == 0 {
+            return Err(bad("alerts.check_interval_secs", "must be at least 1"));
+        }
+        if let Some(url) = &self.alerts.webhook_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(bad(
+                    "alerts.webhook_url",
+                    "must start with http:// or https://",
+                ));
+            }
         }
         if let Some(url) = &self.public_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {

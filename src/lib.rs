@@ -3,6 +3,7 @@
 //! [`app::build`] is the one builder of the whole appliance; `main` and the integration
 //! tests both use it.
 
+pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod audit;

@@ -1,6 +1,8 @@
 //! HTTP: one router built from per-area routers, with the cross-cutting layers
 //! (request id, tracing, metrics, error log, problem+json, limits, security headers).
 
+mod admin;
+mod analytics;
 mod api_keys;
 mod audit;
 mod auth;
@@ -68,7 +70,9 @@ pub fn router(state: AppState) -> Router {
         .merge(customers::routes())
         .merge(sellers::routes())
         .merge(orders::routes())
-        .merge(openapi::routes());
+        .merge(openapi::routes())
+        .merge(analytics::routes())
+        .merge(admin::routes());
 
     let body_limit = state.config.body_limit_bytes;
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
