@@ -27,6 +27,7 @@ pub mod seal;
 pub mod shop;
 pub mod store;
 pub mod telemetry;
+pub mod web;
 pub mod workers;
 
 pub use app::{build, App, AppState};

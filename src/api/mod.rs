@@ -81,7 +81,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", api)
         .merge(health::routes())
         .merge(webhooks::routes())
-        .fallback(not_found)
+        .fallback(|req: Request| crate::web::serve(req, not_found))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
             ServiceBuilder::new()
