@@ -28,6 +28,7 @@ const D = {
   yes: ['Yes', 'Sí'],
   no: ['No', 'No'],
   more: ['Load more', 'Cargar más'],
+  optional: ['optional', 'opcional'],
   refresh: ['Refresh', 'Actualizar'],
   actions: ['Actions', 'Acciones'],
   name: ['Name', 'Nombre'],

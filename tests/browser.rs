@@ -1,0 +1,388 @@
+//! The dashboard in a real browser: Debian's headless Chromium driven over WebDriver
+//! (chromedriver + fantoccini) against the real server with the demo tenant.
+//!
+//! Needs `chromium` and `chromium-driver` (tests/run-all.sh installs them). A failing
+//! test leaves a screenshot in `target/browser-failures/`. With
+//! `DASHOFFICE_SCREENSHOTS=docs/screenshots` the tour also saves the documentation
+//! screenshots (overview, inbox, flow editor at 1280 and 375 px wide).
+
+mod common;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, ensure, Context, Result};
+use common::TestServer;
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+mod kit {
+    use super::*;
+    use tokio::process::{Child, Command};
+
+    /// A chromedriver on a free local port and one Chromium session with a fresh profile.
+    pub struct Browser {
+        pub c: Client,
+        pub base: String,
+        _driver: Child,
+        _profile: tempfile::TempDir,
+    }
+
+    fn chromium_binary() -> Option<PathBuf> {
+        ["/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+    }
+
+    impl Browser {
+        pub async fn start(base: &str, lang: &str) -> Result<Browser> {
+            let binary = chromium_binary().context("chromium is not installed (apt-get install chromium chromium-driver)")?;
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            let driver = Command::new("chromedriver")
+                .arg(format!("--port={port}"))
+                .arg("--allowed-ips=127.0.0.1")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .context("chromedriver is not installed (apt-get install chromium-driver)")?;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+            while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+                ensure!(tokio::time::Instant::now() < deadline, "chromedriver did not start");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let profile = tempfile::tempdir()?;
+            let args = vec![
+                "--headless".to_string(),
+                "--no-sandbox".into(),
+                "--disable-gpu".into(),
+                "--disable-quic".into(),
+                "--no-first-run".into(),
+                "--disable-background-networking".into(),
+                "--disable-component-update".into(),
+                "--disable-sync".into(),
+                "--disable-dev-shm-usage".into(),
+                "--window-size=1280,900".into(),
+                format!("--lang={lang}"),
+                format!("--user-data-dir={}", profile.path().display()),
+            ];
+            let caps = json!({
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": binary,
+                    "args": args,
+                    "prefs": {"intl.accept_languages": lang},
+                },
+            });
+            let Value::Object(caps) = caps else { unreachable!() };
+            let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+            http.set_nodelay(true);
+            let c = ClientBuilder::new(http)
+                .capabilities(caps)
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+                .map_err(|e| anyhow!("WebDriver session: {e}"))?;
+            Ok(Browser { c, base: base.to_string(), _driver: driver, _profile: profile })
+        }
+
+        pub async fn go(&self, path: &str) -> Result<()> {
+            self.c.goto(&format!("{}{}", self.base, path)).await?;
+            Ok(())
+        }
+
+        /// Navigates inside the single-page app without reloading (like clicking a link).
+        pub async fn nav(&self, path: &str) -> Result<()> {
+            self.js(
+                "history.pushState(null,'',arguments[0]); dispatchEvent(new Event('dashoffice:navigate'));",
+                vec![json!(path)],
+            )
+            .await?;
+            Ok(())
+        }
+
+        pub async fn js(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+            Ok(self.c.execute(script, args).await?)
+        }
+
+        pub async fn wait(&self, css: &str) -> Result<Element> {
+            self.c
+                .wait()
+                .at_most(Duration::from_secs(20))
+                .every(Duration::from_millis(100))
+                .for_element(Locator::Css(css))
+                .await
+                .with_context(|| format!("waiting for {css}"))
+        }
+
+        pub async fn wait_xpath(&self, xpath: &str) -> Result<Element> {
+            self.c
+                .wait()
+                .at_most(Duration::from_secs(20))
+                .every(Duration::from_millis(100))
+                .for_element(Locator::XPath(xpath))
+                .await
+                .with_context(|| format!("waiting for {xpath}"))
+        }
+
+        /// Waits until `script` (a JS expression) is truthy.
+        pub async fn until(&self, what: &str, script: &str) -> Result<Value> {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                let v = self.js(&format!("return ({script});"), vec![]).await?;
+                if !(v.is_null() || v == json!(false) || v == json!("") || v == json!(0)) {
+                    return Ok(v);
+                }
+                if tokio::time::Instant::now() > deadline {
+                    bail!("timed out waiting until {what} ({script} = {v})");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+
+        pub async fn click(&self, css: &str) -> Result<()> {
+            self.wait(css).await?.click().await.with_context(|| format!("clicking {css}"))
+        }
+
+        pub async fn fill(&self, css: &str, text: &str) -> Result<()> {
+            let e = self.wait(css).await?;
+            e.clear().await?;
+            e.send_keys(text).await.with_context(|| format!("typing into {css}"))
+        }
+
+        pub async fn text(&self, css: &str) -> Result<String> {
+            Ok(self.wait(css).await?.text().await?)
+        }
+
+        pub async fn shot(&self, path: &std::path::Path) -> Result<()> {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(path, self.c.screenshot().await?)?;
+            Ok(())
+        }
+
+        /// Resizes the viewport (not the window) to `w`×`h` CSS pixels.
+        pub async fn viewport(&self, w: u32, h: u32) -> Result<()> {
+            self.c.set_window_size(w, h).await?;
+            let inner: Value = self.js("return [innerWidth, innerHeight];", vec![]).await?;
+            let (iw, ih) = (inner[0].as_u64().unwrap_or(w as u64) as u32, inner[1].as_u64().unwrap_or(h as u64) as u32);
+            if iw != w || ih != h {
+                self.c.set_window_size(w + (w.saturating_sub(iw)), h + (h.saturating_sub(ih))).await?;
+            }
+            Ok(())
+        }
+
+        pub async fn login(&self, email: &str, password: &str) -> Result<()> {
+            self.fill("#email", email).await?;
+            self.fill("#password", password).await?;
+            self.click("form button[type=submit]").await?;
+            self.wait("nav.side").await?;
+            Ok(())
+        }
+    }
+
+    /// Runs a scenario; on failure saves a screenshot to target/browser-failures/<name>.png
+    /// and fails the test with the error.
+    pub async fn scenario<F>(name: &str, lang: &str, body: F)
+    where
+        F: for<'a> FnOnce(&'a Browser, &'a TestServer, &'a (String, String)) -> Pin<Box<dyn Future<Output = Result<()>> + 'a>>,
+    {
+        let s = TestServer::start().await;
+        let login = dashoffice::demo::install(&s.state).await.expect("demo installs");
+        let b = Browser::start(&s.base, lang).await.expect("browser starts");
+        let creds = (login.email, login.password);
+        let out = body(&b, &s, &creds).await;
+        if let Err(e) = &out {
+            let dir = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("target"));
+            let path = dir.join("browser-failures").join(format!("{name}.png"));
+            let _ = b.shot(&path).await;
+            let url = b.c.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            let _ = b.c.clone().close().await;
+            panic!("{name} failed at {url}: {e:#}\nscreenshot: {}", path.display());
+        }
+        let _ = b.c.clone().close().await;
+    }
+}
+
+use kit::{scenario, Browser};
+
+/// Sum of bytes that crossed the network for this document (navigation + resources).
+const TRANSFERRED: &str = "return performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+    .map(e => ({name: e.name, t: e.transferSize || 0, enc: e.encodedBodySize || 0}))";
+
+#[tokio::test]
+async fn logging_in_shows_the_overview_and_the_first_load_stays_under_300_kb() {
+    scenario("first_load", "es", |b, _s, (email, pw)| Box::pin(async move {
+        b.go("/").await?;
+        b.wait("#email").await?;
+        b.login(email, pw).await?;
+        b.wait("[data-kpi=messages_in]").await?;
+        // Wait for the charts (uPlot) and every request of the first screen to finish.
+        b.until("uPlot or the empty charts", "document.querySelectorAll('.chart').length >= 4").await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let entries = b.js(TRANSFERRED, vec![]).await?;
+        let items = entries.as_array().context("entries")?;
+        let transferred: u64 = items.iter().map(|e| e["t"].as_u64().unwrap_or(0)).sum();
+        let encoded: u64 = items.iter().map(|e| e["enc"].as_u64().unwrap_or(0)).sum();
+        eprintln!("first load: {} requests, {transferred} bytes transferred, {encoded} bytes encoded bodies", items.len());
+        ensure!(items.len() > 5 && transferred > 10_000, "resource timing looks empty: {entries}");
+        ensure!(transferred < 300_000, "first load transferred {transferred} bytes: {entries:#}");
+        // Unknown dashboard paths load the app; unknown API paths stay problem+json.
+        b.go("/no-such-page").await?;
+        b.wait("nav.side").await?;
+        ensure!(b.text("#content h1").await? == "404");
+        Ok(())
+    }))
+    .await;
+}
+
+#[tokio::test]
+async fn switching_the_language_changes_the_texts_and_is_remembered() {
+    scenario("language", "en-US", |b, _s, (email, pw)| Box::pin(async move {
+        b.go("/").await?;
+        ensure!(b.text("form button[type=submit]").await? == "Log in", "English from the browser language");
+        b.login(email, pw).await?;
+        ensure!(b.text("[data-nav='/orders']").await?.contains("Orders"));
+        b.wait("#lang").await?.select_by_value("es").await?;
+        b.until("Spanish nav", "document.querySelector(\"[data-nav='/orders']\").textContent.includes('Pedidos')").await?;
+        ensure!(b.js("return document.documentElement.lang", vec![]).await? == json!("es"));
+        b.go("/orders").await?;
+        b.wait("[data-nav='/orders']").await?;
+        ensure!(b.text("#content h1").await? == "Pedidos", "the choice survives a reload");
+        Ok(())
+    }))
+    .await;
+}
+
+/// Clicks the newest bot choice (button or list row) whose text contains `label`.
+async fn choose(b: &Browser, label: &str) -> Result<()> {
+    let xp = format!("(//div[@id='sim-log']//button[@data-choice and contains(., '{label}')])[last()]");
+    b.wait_xpath(&xp).await?;
+    b.until("the choice is enabled", &format!("!document.evaluate(\"{xp}\", document, null, 9, null).singleNodeValue.disabled")).await?;
+    b.wait_xpath(&xp).await?.click().await?;
+    Ok(())
+}
+
+async fn say(b: &Browser, text: &str) -> Result<()> {
+    let before = b.js("return document.querySelectorAll('#sim-log [data-dir=bot]').length", vec![]).await?;
+    b.fill("#sim-text", text).await?;
+    b.click(".composer button[type=submit]").await?;
+    b.until(
+        "the bot answers",
+        &format!("document.querySelectorAll('#sim-log [data-dir=bot]').length > {before}"),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn kpi(b: &Browser, id: &str) -> Result<String> {
+    b.text(&format!("[data-kpi={id}] .v")).await
+}
+
+#[tokio::test]
+async fn a_product_bought_in_the_simulator_reaches_orders_inbox_and_kpis() {
+    scenario("purchase", "es", |b, _s, (email, pw)| Box::pin(async move {
+        b.go("/").await?;
+        b.login(email, pw).await?;
+        ensure!(kpi(b, "orders").await? == "0", "no orders before the purchase");
+
+        // Create a product.
+        b.nav("/products").await?;
+        b.click("#new-product").await?;
+        b.fill("#product-form [name=name]", "Taza navegador").await?;
+        b.fill("#product-form [name=sku]", "NAV-001").await?;
+        b.fill("#product-form [name=price]", "25.50").await?;
+        b.fill("#product-form [name=stock]", "7").await?;
+        b.fill("#product-form [name=category]", "Navegador").await?;
+        b.click("#product-form button[type=submit]").await?;
+        b.wait("tr[data-sku='NAV-001']").await?;
+        ensure!(b.text("tr[data-sku='NAV-001']").await?.contains("25.50") || b.text("tr[data-sku='NAV-001']").await?.contains("25,50"));
+
+        // Buy it through the demo flow in the simulator.
+        b.nav("/simulator").await?;
+        b.wait("#sim-text").await?;
+        say(b, "hola").await?;
+        choose(b, "Ver catálogo").await?;
+        choose(b, "Navegador").await?;
+        choose(b, "Taza navegador").await?;
+        b.until("asks for the quantity", "document.querySelector('#sim-log').textContent.includes('Cuántas unidades')").await?;
+        say(b, "2").await?;
+        choose(b, "Finalizar").await?;
+        b.until("asks for the name", "document.querySelector('#sim-log').textContent.includes('nombre de quién')").await?;
+        say(b, "Lucía Navegador").await?;
+        say(b, "Av. Arequipa 123, Miraflores").await?;
+        let confirmed = b.until("the order is confirmed", "(document.querySelector('#sim-log').textContent.match(/Pedido #(\\d+) confirmado/) || [])[1]").await?;
+        let number = confirmed.as_str().context("order number")?.to_string();
+
+        // The order is in the orders page; change its status.
+        b.nav("/orders").await?;
+        b.click(&format!("tr[data-order='{number}']")).await?;
+        b.wait("#order-detail #order-status").await?;
+        ensure!(b.text("#order-status").await? == "pendiente");
+        ensure!(b.text("#order-detail").await?.contains("Taza navegador"));
+        b.click("#order-detail [data-status=confirmed]").await?;
+        b.until("the status changed", "document.querySelector('#order-status').textContent === 'confirmado'").await?;
+        ensure!(b.text("#order-detail .history").await?.contains("confirmado"));
+
+        // The conversation is in the inbox; take over, reply, give back.
+        b.nav("/inbox").await?;
+        b.until("live events connected", "document.querySelector('#live-state').textContent.includes('en vivo')").await?;
+        b.click("[data-conv]").await?;
+        b.until("the conversation shows the order", "document.querySelector('#conv-log').textContent.includes('confirmado')").await?;
+        b.click("#take-over").await?;
+        b.wait("#release").await?;
+        b.fill("#reply", "Hola Lucía, tu pedido sale hoy").await?;
+        b.click(".composer button[type=submit]").await?;
+        b.until("the reply shows", "document.querySelector('#conv-log').textContent.includes('tu pedido sale hoy')").await?;
+        b.click("#release").await?;
+        b.wait("#take-over").await?;
+
+        // A new customer message arrives live in the inbox (SSE), without reloading.
+        let before = b.js("return document.querySelector('#conv-log').textContent.length", vec![]).await?;
+        b.js("fetch(location.origin + '/api/bots', {headers: {Authorization: 'Bearer ' + JSON.parse(localStorage.getItem('dashoffice.session')).access_token}})
+              .then(r => r.json()).then(bots => fetch('/api/bots/' + bots[0].id + '/sandbox', {method: 'POST', headers: {'Content-Type': 'application/json', Authorization: 'Bearer ' + JSON.parse(localStorage.getItem('dashoffice.session')).access_token}, body: JSON.stringify({text: 'hola otra vez'})}));", vec![]).await?;
+        b.until("the live message shows", &format!("document.querySelector('#conv-log').textContent.length > {before} && document.querySelector('#conv-log').textContent.includes('hola otra vez')")).await?;
+
+        // The KPIs count the order.
+        b.nav("/").await?;
+        b.until("the orders KPI counts the purchase", "document.querySelector('[data-kpi=orders] .v') && document.querySelector('[data-kpi=orders] .v').textContent === '1'").await?;
+        ensure!(kpi(b, "revenue").await?.contains("51"), "revenue shows 2 × 25.50");
+
+        if let Ok(dir) = std::env::var("DASHOFFICE_SCREENSHOTS") {
+            tour(b, std::path::Path::new(&dir)).await?;
+        }
+        Ok(())
+    }))
+    .await;
+}
+
+/// Documentation screenshots of the overview, inbox and flow editor at 1280 and 375 px.
+async fn tour(b: &Browser, dir: &std::path::Path) -> Result<()> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join(dir);
+    for (w, h) in [(1280, 900), (375, 812)] {
+        b.viewport(w, h).await?;
+        b.nav("/").await?;
+        b.until("charts drawn", "document.querySelectorAll('.chart').length >= 4").await?;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        b.shot(&dir.join(format!("overview-{w}.png"))).await?;
+
+        b.nav("/inbox").await?;
+        b.click("[data-conv]").await?;
+        b.wait("#conv-log .bubble").await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        b.shot(&dir.join(format!("inbox-{w}.png"))).await?;
+
+        b.nav("/flows").await?;
+        b.click("[data-flow]").await?;
+        b.wait("#flow-json").await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        b.shot(&dir.join(format!("flow-editor-{w}.png"))).await?;
+    }
+    b.viewport(1280, 900).await?;
+    Ok(())
+}

@@ -1,0 +1,127 @@
+// Inbox: conversations and messages, live over Server-Sent Events; agents take over,
+// reply, give back to the bot, close and reset.
+import { html, useState, useEffect, useRef } from '../lib.js';
+import { t, date, time } from '../i18n.js';
+import { get, post, qs, token } from '../api.js';
+import { useLoad, Loaded, Empty, Pill, navigate, useAction, toast } from '../ui.js';
+import { ContentView, textOf } from '../content.js';
+
+/** Subscribes to /api/events; reconnects with a fresh token. Returns whether it is live. */
+function useEvents(onEvent) {
+  const [live, setLive] = useState(false);
+  const cb = useRef(onEvent);
+  cb.current = onEvent;
+  useEffect(() => {
+    let es, timer, stopped = false;
+    const open = async () => {
+      let tk;
+      try { tk = await token(); } catch { tk = null; }
+      if (stopped || !tk) return;
+      es = new EventSource(`/api/events${qs({ access_token: tk })}`);
+      es.onopen = () => setLive(true);
+      for (const kind of ['message', 'conversation', 'status', 'order', 'resync']) {
+        es.addEventListener(kind, e => { let d = {}; try { d = JSON.parse(e.data); } catch { /* keep {} */ } cb.current(kind, d); });
+      }
+      es.onerror = () => { setLive(false); es.close(); if (!stopped) timer = setTimeout(open, 3000); };
+    };
+    open();
+    return () => { stopped = true; clearTimeout(timer); es?.close(); };
+  }, []);
+  return live;
+}
+
+function Conversation({ id, onChanged }) {
+  const conv = useLoad(() => get(`/api/conversations/${id}`), [id]);
+  const msgs = useLoad(async () => (await get(`/api/conversations/${id}/messages?limit=100`)).items.slice().reverse(), [id]);
+  const [text, setText] = useState('');
+  const [busy, run] = useAction();
+  const end = useRef();
+  useEffect(() => { end.current?.scrollIntoView({ block: 'end' }); }, [msgs.data]);
+  useEffect(() => { post(`/api/conversations/${id}/read`).then(onChanged, () => {}); }, [id]);
+  Conversation.reload = () => { conv.reload(true); msgs.reload(true); };
+  const act = (action, msg) => run(async () => {
+    const c = await post(`/api/conversations/${id}/${action}`);
+    conv.set(c);
+    onChanged();
+    if (msg) toast(msg);
+  });
+  const send = e => {
+    e.preventDefault();
+    const body = text.trim();
+    if (!body) return;
+    run(async () => {
+      await post(`/api/conversations/${id}/messages`, { content: { type: 'text', body } });
+      setText('');
+      msgs.reload(true);
+    });
+  };
+  const c = conv.data;
+  return html`<section class="chat" aria-label=${c ? c.contact_name || c.contact_phone : ''}>
+    <div class="chat-head spread">
+      <div>
+        <button class="small link only-sm" onClick=${() => navigate('/inbox')}>← ${t('back')}</button>
+        <strong>${c?.contact_name || c?.contact_phone}</strong> ${c && html`<span class="muted">${c.contact_phone}</span> <${Pill} kind=${c.status}>${t('st_' + c.status)}<//>`}
+      </div>
+      ${c && html`<div class="row">
+        ${c.status !== 'human' && html`<button class="primary small" id="take-over" disabled=${busy} onClick=${() => act('assign')}>${t('take_over')}</button>`}
+        ${c.status === 'human' && html`<button class="small" id="release" disabled=${busy} onClick=${() => act('release')}>${t('release')}</button>`}
+        <button class="small" disabled=${busy} onClick=${() => act('reset')}>${t('reset_conv')}</button>
+        ${c.status !== 'closed' && html`<button class="small" disabled=${busy} onClick=${() => act('close')}>${t('close_conv')}</button>`}
+      </div>`}
+    </div>
+    <div class="msgs" role="log" aria-live="polite" id="conv-log">
+      <${Loaded} st=${msgs}>${() => msgs.data.map(m => html`<div class="bubble ${m.direction === 'out' ? 'out' : ''}">
+        <${ContentView} c=${m.content} />
+        <div class="meta">${m.direction === 'out' && m.author ? `${m.author} · ` : ''}${time(m.created_at)}${m.direction === 'out' ? ` · ${m.status}` : ''}${m.error ? ` · ${m.error}` : ''}</div>
+      </div>`)}<//>
+      <div ref=${end}></div>
+    </div>
+    <form class="composer" onSubmit=${send}>
+      <label class="sr-only" for="reply">${t('type_message')}</label>
+      <input id="reply" autocomplete="off" disabled=${c?.status !== 'human'} placeholder=${c?.status === 'human' ? t('type_message') : t('reply_disabled')} value=${text} onInput=${e => setText(e.target.value)} />
+      <button class="primary" type="submit" disabled=${busy || c?.status !== 'human' || !text.trim()}>${t('send')}</button>
+    </form>
+  </section>`;
+}
+
+export function Inbox({ args }) {
+  const selected = args[0];
+  const [status, setStatus] = useState('');
+  const [unread, setUnread] = useState(false);
+  const list = useLoad(() => get('/api/conversations' + qs({ status, unread: unread ? 'true' : '' })), [status, unread]);
+  const pending = useRef(null);
+  const live = useEvents((kind, d) => {
+    clearTimeout(pending.current);
+    pending.current = setTimeout(() => list.reload(true), 250);
+    const cid = d.conversation_id || d.id;
+    if (selected && (cid === selected || kind === 'resync')) Conversation.reload?.();
+  });
+  const items = list.data?.items || [];
+  return html`<div>
+    <div class="spread"><h1>${t('nav_inbox')}</h1>
+      <span class="muted small-text" id="live-state">${live ? '● ' + t('live') : '○ ' + t('offline')}</span></div>
+    <div class="split ${selected ? 'detail-open' : ''}">
+      <div>
+        <div class="toolbar">
+          <div class="field"><label for="conv-status">${t('status')}</label>
+            <select id="conv-status" value=${status} onChange=${e => setStatus(e.target.value)}>
+              <option value="">${t('all')}</option>
+              ${['bot', 'human', 'closed'].map(s => html`<option value=${s}>${t('st_' + s)}</option>`)}
+            </select></div>
+          <label class="check"><input type="checkbox" checked=${unread} onChange=${e => setUnread(e.target.checked)} /> ${t('only_unread')}</label>
+        </div>
+        <${Loaded} st=${list} what="/api/conversations">${() => !items.length
+          ? html`<div class="panel"><${Empty}>${t('inbox_empty')}<//></div>`
+          : html`<div class="list" role="list" id="conv-list">${items.map(c => html`
+            <button class="item" role="listitem" aria-current=${c.id === selected ? 'true' : 'false'} data-conv=${c.id} onClick=${() => navigate(`/inbox/${c.id}`)}>
+              <div class="top"><span class="name">${c.contact_name || c.contact_phone}</span><span class="muted small-text nowrap">${date(c.last_message_at, { timeStyle: 'short', dateStyle: 'short' })}</span></div>
+              <div class="top"><span class="prev">${textOf(c.last_message_preview)}</span>
+                <span>${c.unread > 0 && html`<span class="unread" aria-label="unread">${c.unread}</span>`} <${Pill} kind=${c.status}>${t('st_' + c.status)}<//></span></div>
+            </button>`)}</div>`}<//>
+      </div>
+      <div>${selected ? html`<${Conversation} id=${selected} key=${selected} onChanged=${() => list.reload(true)} />` : html`<div class="panel hide-sm"><${Empty}>${t('pick_conversation')}<//></div>`}</div>
+    </div>
+  </div>`;
+}
+
+export const pages = { inbox: Inbox };
