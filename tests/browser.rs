@@ -132,7 +132,9 @@ mod kit {
         pub async fn until(&self, what: &str, script: &str) -> Result<Value> {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
             loop {
-                let v = self.js(&format!("return ({script});"), vec![]).await?;
+                let v = self
+                    .js(&format!("try {{ return ({script}); }} catch (e) {{ return null; }}"), vec![])
+                    .await?;
                 if !(v.is_null() || v == json!(false) || v == json!("") || v == json!(0)) {
                     return Ok(v);
                 }
@@ -322,16 +324,19 @@ async fn a_product_bought_in_the_simulator_reaches_orders_inbox_and_kpis() {
         b.nav("/orders").await?;
         b.click(&format!("tr[data-order='{number}']")).await?;
         b.wait("#order-detail #order-status").await?;
-        ensure!(b.text("#order-status").await? == "pendiente");
+        // The bot's orders arrive confirmed; the next step is "paid".
+        ensure!(b.text("#order-status").await? == "confirmado");
         ensure!(b.text("#order-detail").await?.contains("Taza navegador"));
-        b.click("#order-detail [data-status=confirmed]").await?;
-        b.until("the status changed", "document.querySelector('#order-status').textContent === 'confirmado'").await?;
-        ensure!(b.text("#order-detail .history").await?.contains("confirmado"));
+        b.click("#order-detail [data-status=paid]").await?;
+        b.until("the status changed", "document.querySelector('#order-status').textContent === 'pagado'").await?;
+        ensure!(b.text("#order-detail .history").await?.contains("pagado"));
+        b.wait("#order-detail [data-status=shipped]").await?;
 
         // The conversation is in the inbox; take over, reply, give back.
         b.nav("/inbox").await?;
         b.until("live events connected", "document.querySelector('#live-state').textContent.includes('en vivo')").await?;
         b.click("[data-conv]").await?;
+        b.until("the conversation opens", "location.pathname.startsWith('/inbox/')").await?;
         b.until("the conversation shows the order", "document.querySelector('#conv-log').textContent.includes('confirmado')").await?;
         b.click("#take-over").await?;
         b.wait("#release").await?;

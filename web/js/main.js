@@ -40,22 +40,22 @@ const loaders = {
 };
 
 const nav = [
-  ['/', 'nav_overview', '📊'],
+  ['/', 'nav_overview', '▦'],
   ['sec_talk'],
-  ['/inbox', 'nav_inbox', '💬'],
-  ['/simulator', 'nav_simulator', '🧪'],
-  ['/bots', 'nav_bots', '🤖'],
-  ['/flows', 'nav_flows', '🔀'],
+  ['/inbox', 'nav_inbox', '✉'],
+  ['/simulator', 'nav_simulator', '▶'],
+  ['/bots', 'nav_bots', '☺'],
+  ['/flows', 'nav_flows', '⇄'],
   ['sec_sell'],
-  ['/orders', 'nav_orders', '🧾'],
-  ['/products', 'nav_products', '📦'],
-  ['/customers', 'nav_customers', '👥'],
-  ['/sellers', 'nav_sellers', '🧑‍💼'],
+  ['/orders', 'nav_orders', '☰'],
+  ['/products', 'nav_products', '▣'],
+  ['/customers', 'nav_customers', '☻'],
+  ['/sellers', 'nav_sellers', '★'],
   ['sec_admin'],
-  ['/outbox', 'nav_outbox', '📮'],
-  ['/users', 'nav_users', '🔑'],
-  ['/settings', 'nav_settings', '⚙️'],
-  ['/errors', 'nav_errors', '🚨'],
+  ['/outbox', 'nav_outbox', '⚑'],
+  ['/users', 'nav_users', '♟'],
+  ['/settings', 'nav_settings', '⚙'],
+  ['/errors', 'nav_errors', '⚠'],
 ];
 
 function match(path) {

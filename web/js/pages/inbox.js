@@ -6,26 +6,54 @@ import { get, post, qs, token } from '../api.js';
 import { useLoad, Loaded, Empty, Pill, navigate, useAction, toast } from '../ui.js';
 import { ContentView, textOf } from '../content.js';
 
-/** Subscribes to /api/events; reconnects with a fresh token. Returns whether it is live. */
+/**
+ * Subscribes to /api/events (Server-Sent Events) and reconnects with a fresh token.
+ * Read with fetch rather than EventSource so the token travels in the Authorization
+ * header (not in the URL, where logs keep it). Returns whether the stream is live.
+ */
 function useEvents(onEvent) {
   const [live, setLive] = useState(false);
   const cb = useRef(onEvent);
   cb.current = onEvent;
   useEffect(() => {
-    let es, timer, stopped = false;
-    const open = async () => {
-      let tk;
-      try { tk = await token(); } catch { tk = null; }
-      if (stopped || !tk) return;
-      es = new EventSource(`/api/events${qs({ access_token: tk })}`);
-      es.onopen = () => setLive(true);
-      for (const kind of ['message', 'conversation', 'status', 'order', 'resync']) {
-        es.addEventListener(kind, e => { let d = {}; try { d = JSON.parse(e.data); } catch { /* keep {} */ } cb.current(kind, d); });
+    let stopped = false, timer;
+    const ctrl = new AbortController();
+    const dispatch = block => {
+      let kind = 'message', data = '';
+      for (const line of block.split(/\r?\n/)) {
+        if (line.startsWith('event:')) kind = line.slice(6).trim();
+        else if (line.startsWith('data:')) data += line.slice(5).trim();
       }
-      es.onerror = () => { setLive(false); es.close(); if (!stopped) timer = setTimeout(open, 3000); };
+      if (!data) return;
+      let d = {};
+      try { d = JSON.parse(data); } catch { /* keep {} */ }
+      cb.current(kind, d);
+    };
+    const open = async () => {
+      try {
+        const tk = await token();
+        const res = await fetch('/api/events', { headers: { Authorization: `Bearer ${tk}`, Accept: 'text/event-stream' }, signal: ctrl.signal });
+        if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+        setLive(true);
+        const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += value;
+          let i;
+          while ((i = buf.search(/\r?\n\r?\n/)) >= 0) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i).replace(/^\r?\n\r?\n/, '');
+            dispatch(block);
+          }
+        }
+      } catch { /* reconnect below */ }
+      setLive(false);
+      if (!stopped) timer = setTimeout(open, 3000);
     };
     open();
-    return () => { stopped = true; clearTimeout(timer); es?.close(); };
+    return () => { stopped = true; clearTimeout(timer); ctrl.abort(); };
   }, []);
   return live;
 }
