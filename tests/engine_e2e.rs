@@ -218,7 +218,7 @@ async fn a_customer_completes_the_demo_purchase_over_signed_cloud_webhooks() {
         .read(|c| {
             let mut st = c.prepare("SELECT provider_message_id FROM messages WHERE direction='out' ORDER BY id")?;
             let rows = st.query_map([], |r| r.get::<_, String>(0))?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            Ok(rows.collect::<Result<Vec<String>, _>>()?)
         })
         .await
         .unwrap();
@@ -243,7 +243,7 @@ async fn ten_messages_sent_at_once_are_answered_in_arrival_order() {
         .read(|c| {
             let mut st = c.prepare("SELECT content FROM messages WHERE direction='in' AND kind='customer' ORDER BY id")?;
             let rows = st.query_map([], |r| r.get::<_, String>(0))?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            Ok(rows.collect::<Result<Vec<String>, _>>()?)
         })
         .await
         .unwrap()

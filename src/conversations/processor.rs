@@ -17,6 +17,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
 use super::catalog::SqlCatalog;
+use crate::analytics::{self, Event, EventKind};
 use crate::app::AppState;
 use crate::engine::{self, ContactView, Ctx, Effect, Input, Session, TenantSettings};
 use crate::ids::{now_text, BotId, ConversationId, TenantId};
@@ -368,6 +369,7 @@ fn apply(
                 push_input(c, p, &result, &key, &mut out)?;
             }
             Effect::Handoff { reason } => {
+                analytics::record(c, &Event::new(p.tenant, EventKind::Handoff).bot(p.bot).conversation(p.conversation))?;
                 c.execute(
                     "UPDATE conversations SET status = 'human' WHERE id = ?1 AND tenant_id = ?2",
                     params![p.conversation, p.tenant],
@@ -381,7 +383,13 @@ fn apply(
                     params![p.tenant, format!("flow {flow_id} node {node}"), message, now_text()],
                 )?;
             }
-            Effect::FlowStarted { .. } | Effect::FlowCompleted { .. } | Effect::Away | Effect::SessionExpired => {}
+            Effect::FlowStarted { flow_id } => {
+                analytics::record(c, &Event::new(p.tenant, EventKind::FlowStarted { flow: flow_id.clone() }).bot(p.bot).conversation(p.conversation))?;
+            }
+            Effect::FlowCompleted { flow_id } => {
+                analytics::record(c, &Event::new(p.tenant, EventKind::FlowCompleted { flow: flow_id.clone() }).bot(p.bot).conversation(p.conversation))?;
+            }
+            Effect::Away | Effect::SessionExpired => {}
         }
     }
     c.execute(
@@ -456,6 +464,13 @@ fn create_order(
     })();
     match attempt {
         Ok(order) => {
+            // The shop recorded `order_created`; tie it to this bot and conversation so
+            // conversion (conversations that ended in an order) can count it.
+            c.execute(
+                "UPDATE events SET bot_id = ?2, conversation_id = ?3
+                 WHERE id = (SELECT MAX(id) FROM events WHERE tenant_id = ?1 AND kind = 'order_created')",
+                params![p.tenant, p.bot.to_string(), p.conversation.to_string()],
+            )?;
             c.execute_batch("RELEASE bot_order")?;
             Ok(Input::OrderResult {
                 ok: true,
