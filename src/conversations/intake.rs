@@ -134,24 +134,29 @@ pub fn store_events(
             ChannelEvent::Session {
                 state, reason, qr, ..
             } => {
-                crate::bots::set_session(c, bot.id, kind, *state, reason.as_deref(), qr.as_deref())?;
+                crate::bots::set_session(
+                    c,
+                    bot.id,
+                    kind,
+                    *state,
+                    reason.as_deref(),
+                    qr.as_deref(),
+                )?;
                 out.sessions += 1;
                 let key = format!("{}:{}", bot.id, kind.as_str());
-                match state {
+                out.alert |= match state {
                     SessionState::LoggedOut | SessionState::Failed => {
                         let why = reason.clone().unwrap_or_else(|| format!("{state:?}"));
                         let msg = format!("{} ({}) is {:?}: {why}", bot.name, kind.as_str(), state);
-                        if alerts::raise(c, bot.tenant_id, IncidentKind::ChannelDown, &key, &msg)?.opened {
-                            out.alert = true;
-                        }
+                        alerts::raise(c, bot.tenant_id, IncidentKind::ChannelDown, &key, &msg)?
+                            .opened
                     }
                     SessionState::Connected => {
-                        if alerts::resolve(c, bot.tenant_id, IncidentKind::ChannelDown, &key)?.is_some() {
-                            out.alert = true;
-                        }
+                        alerts::resolve(c, bot.tenant_id, IncidentKind::ChannelDown, &key)?
+                            .is_some()
                     }
-                    _ => {}
-                }
+                    _ => false,
+                };
             }
         }
     }

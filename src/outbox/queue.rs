@@ -168,7 +168,11 @@ pub fn mark_sent(
         params![due.message_id, provider_id, channel],
     )?;
     let conv: Option<String> = c
-        .query_row("SELECT conversation_id FROM messages WHERE id = ?1", [due.message_id], |r| r.get(0))
+        .query_row(
+            "SELECT conversation_id FROM messages WHERE id = ?1",
+            [due.message_id],
+            |r| r.get(0),
+        )
         .optional()?;
     let mut ev = Event::new(due.tenant, EventKind::MessageOut).bot(due.bot);
     if let Some(conv) = conv {
@@ -229,7 +233,13 @@ pub fn mark_failed(
     )?;
     if status == "dead" {
         let msg = format!("messages to customers are dead-lettering (last error: {message})");
-        alerts::raise(c, due.tenant, IncidentKind::DeadLetters, &due.bot.to_string(), &msg)?;
+        alerts::raise(
+            c,
+            due.tenant,
+            IncidentKind::DeadLetters,
+            &due.bot.to_string(),
+            &msg,
+        )?;
     }
     Ok(())
 }

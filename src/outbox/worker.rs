@@ -303,7 +303,12 @@ async fn deliver(state: &AppState, due: Due) {
             for t in transitions {
                 log_transition(&live, key, t.from, t.to);
                 if t.to == CircuitState::Open {
-                    let msg = format!("{} ({}) keeps failing: {}", live.bot.name, kind.as_str(), err);
+                    let msg = format!(
+                        "{} ({}) keeps failing: {}",
+                        live.bot.name,
+                        kind.as_str(),
+                        err
+                    );
                     let _ = crate::analytics::alerts::raise_now(
                         &state.db,
                         due.tenant,
