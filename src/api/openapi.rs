@@ -428,6 +428,13 @@ pub const PLAIN_ROUTES: &[(&str, &str, &str, &str, &str)] = &[
         "Simulator: start the test conversation over (agent)",
         "200",
     ),
+    ("get", "/api/analytics/metrics", "analytics", "KPIs over a range (24h, 7d, 30d, custom): messages, delivery and error rates, response time, conversion, revenue, engagement by hour", "200"),
+    ("get", "/api/analytics/timeseries", "analytics", "A metric per hour or day, for charts", "200"),
+    ("get", "/api/analytics/events", "analytics", "Raw events, newest first, filterable", "200"),
+    ("get", "/api/admin/errors", "admin", "Error log with the count of unseen errors (admin)", "200"),
+    ("post", "/api/admin/errors/seen", "admin", "Mark errors as seen (admin)", "200"),
+    ("get", "/api/admin/incidents", "admin", "Open and recent incidents (admin)", "200"),
+    ("post", "/api/admin/incidents/{id}/resolve", "admin", "Resolve an incident by hand (admin)", "200"),
 ];
 
 /// Hand-documented routes that need no token.
