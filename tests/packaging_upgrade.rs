@@ -7,9 +7,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::TestServer;
-use dashoffice::auth::Role;
 use dashoffice::store::state::Conversation;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-0001")
@@ -93,73 +92,4 @@ async fn a_data_dir_from_schema_0001_opens_migrates_and_serves_its_data() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("schema is current"));
-}
-
-/// Makes the fixture. Run only while the binary has exactly migration 0001:
-/// `cargo test --test packaging_upgrade -- --ignored regenerate`.
-#[tokio::test]
-#[ignore = "writes tests/fixtures; run by hand only"]
-async fn regenerate_schema_0001_fixture() {
-    let versions: Vec<i64> = dashoffice::store::sqlite::embedded_migrations()
-        .iter()
-        .map(|m| m.0)
-        .collect();
-    assert_eq!(
-        versions,
-        vec![1],
-        "the fixture must be made by the schema-0001 binary"
-    );
-    let s = TestServer::start().await;
-    let (tenant, email, password) = (
-        "Bodega Fixture",
-        "fixture@example.com",
-        "correct-horse-battery",
-    );
-    s.seed_tenant(tenant, email, Role::Owner).await;
-    let l = s.login(email, password).await;
-    let res = s
-        .post(
-            "/api/api-keys",
-            l["access_token"].as_str().unwrap(),
-            json!({"name": "erp", "role": "viewer"}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let key: Value = res.json().await.unwrap();
-    let conversation = "bot-fixture:+51987654321";
-    s.state
-        .state
-        .put_conversation(
-            conversation,
-            &Conversation {
-                session: Some(json!({"flow": "welcome", "node": "menu"})),
-                last_inbound_id: 7,
-            },
-        )
-        .unwrap();
-    let dir = s.stop().await;
-
-    let out = fixture_dir();
-    std::fs::create_dir_all(&out).unwrap();
-    let conn = rusqlite::Connection::open(dir.path().join("dashoffice.sqlite")).unwrap();
-    let _ = std::fs::remove_file(out.join("dashoffice.sqlite"));
-    // VACUUM INTO writes a compact single file (no WAL) of the same schema.
-    conn.execute(
-        "VACUUM INTO ?1",
-        [out.join("dashoffice.sqlite").to_str().unwrap()],
-    )
-    .unwrap();
-    for f in ["state.redb", "secret.key"] {
-        std::fs::copy(dir.path().join(f), out.join(f)).unwrap();
-    }
-    let facts = json!({
-        "made_by": format!("dashoffice {}", env!("CARGO_PKG_VERSION")),
-        "tenant": tenant, "email": email, "password": password,
-        "api_key": key["secret"], "conversation": conversation,
-    });
-    std::fs::write(
-        fixture_dir().with_extension("json"),
-        serde_json::to_string_pretty(&facts).unwrap() + "\n",
-    )
-    .unwrap();
 }

@@ -112,6 +112,9 @@ async fn handle(
     if !intake.new_messages.is_empty() {
         state.on_inbound(&intake.new_messages);
     }
+    if intake.alert {
+        crate::analytics::alerts::kick();
+    }
     if kind == crate::channels::ChannelKind::Twilio {
         return Ok((
             StatusCode::OK,

@@ -3,8 +3,10 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::analytics::alerts::{self, IncidentKind};
+use crate::analytics::{self, Event, EventKind};
 use crate::bots::Bot;
-use crate::channels::{ChannelEvent, ChannelKind};
+use crate::channels::{ChannelEvent, ChannelKind, SessionState};
 use crate::ids::{now_text, time_text, ConversationId};
 use crate::messages::DeliveryStatus;
 use crate::store::DbError;
@@ -16,6 +18,8 @@ pub struct Intake {
     pub duplicates: usize,
     pub statuses_applied: usize,
     pub sessions: usize,
+    /// An incident opened or resolved: wake the notifier after commit.
+    pub alert: bool,
 }
 
 /// Finds or creates the conversation of `phone` with `bot`, touching its activity time.
@@ -80,6 +84,13 @@ pub fn store_events(
                     params![bot.tenant_id, bot.id, conv, provider_message_id, kind.as_str(), content_json, time_text(*at)],
                 )?;
                 out.new_messages.push((conv, c.last_insert_rowid()));
+                analytics::record(
+                    c,
+                    &Event::new(bot.tenant_id, EventKind::MessageIn)
+                        .bot(bot.id)
+                        .conversation(conv)
+                        .at(*at),
+                )?;
             }
             ChannelEvent::Status {
                 provider_message_id,
@@ -87,14 +98,14 @@ pub fn store_events(
                 error,
                 ..
             } => {
-                let current: Option<(i64, String)> = c
+                let current: Option<(i64, String, String)> = c
                     .query_row(
-                        "SELECT id, status FROM messages WHERE provider_message_id = ?1 AND bot_id = ?2 AND direction = 'out'",
+                        "SELECT id, status, conversation_id FROM messages WHERE provider_message_id = ?1 AND bot_id = ?2 AND direction = 'out'",
                         params![provider_message_id, bot.id],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                     )
                     .optional()?;
-                let Some((id, cur)) = current else {
+                let Some((id, cur, conv)) = current else {
                     continue;
                 };
                 let cur = DeliveryStatus::parse(&cur).unwrap_or(DeliveryStatus::Queued);
@@ -107,6 +118,17 @@ pub fn store_events(
                         params![id, status.as_str(), err],
                     )?;
                     out.statuses_applied += 1;
+                    analytics::record(
+                        c,
+                        &Event::new(
+                            bot.tenant_id,
+                            EventKind::DeliveryStatus {
+                                status: status.as_str().into(),
+                            },
+                        )
+                        .bot(bot.id)
+                        .conversation(conv),
+                    )?;
                 }
             }
             ChannelEvent::Session {
@@ -121,6 +143,20 @@ pub fn store_events(
                     qr.as_deref(),
                 )?;
                 out.sessions += 1;
+                let key = format!("{}:{}", bot.id, kind.as_str());
+                out.alert |= match state {
+                    SessionState::LoggedOut | SessionState::Failed => {
+                        let why = reason.clone().unwrap_or_else(|| format!("{state:?}"));
+                        let msg = format!("{} ({}) is {:?}: {why}", bot.name, kind.as_str(), state);
+                        alerts::raise(c, bot.tenant_id, IncidentKind::ChannelDown, &key, &msg)?
+                            .opened
+                    }
+                    SessionState::Connected => {
+                        alerts::resolve(c, bot.tenant_id, IncidentKind::ChannelDown, &key)?
+                            .is_some()
+                    }
+                    _ => false,
+                };
             }
         }
     }

@@ -28,6 +28,7 @@ pub fn step(bot: &BotProgram, session: Option<&Session>, input: &Input, ctx: &Ct
         bot,
         ctx,
         effects: Vec::new(),
+        input_text: input.text().map(str::to_string),
     };
     let session = run.step(session.cloned(), input);
     Outcome {
@@ -54,6 +55,8 @@ struct Run<'a, 'c> {
     bot: &'a BotProgram,
     ctx: &'c Ctx<'c>,
     effects: Vec<Effect>,
+    /// What the customer just wrote (or tapped), as `{{ input }}` in templates.
+    input_text: Option<String>,
 }
 
 impl<'a> Run<'a, '_> {
@@ -1103,6 +1106,7 @@ impl<'a> Run<'a, '_> {
         m.insert("currency".into(), json!(self.ctx.tenant.currency));
         m.insert("tz".into(), json!(self.ctx.tenant.tz.name()));
         m.insert("now".into(), json!(self.ctx.now.to_rfc3339()));
+        m.insert("input".into(), json!(self.input_text));
         Value::Object(m)
     }
 

@@ -4,6 +4,8 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
+use crate::analytics::alerts::{self, IncidentKind};
+use crate::analytics::{self, Event, EventKind};
 use crate::ids::{now_text, BotId, ConversationId, TenantId};
 use crate::messages::Content;
 use crate::store::DbError;
@@ -165,6 +167,18 @@ pub fn mark_sent(
          WHERE id = ?1",
         params![due.message_id, provider_id, channel],
     )?;
+    let conv: Option<String> = c
+        .query_row(
+            "SELECT conversation_id FROM messages WHERE id = ?1",
+            [due.message_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let mut ev = Event::new(due.tenant, EventKind::MessageOut).bot(due.bot);
+    if let Some(conv) = conv {
+        ev = ev.conversation(conv);
+    }
+    analytics::record(c, &ev)?;
     Ok(())
 }
 
@@ -208,7 +222,26 @@ pub fn mark_failed(
         "UPDATE outbox SET attempts = ?2 WHERE id = ?1",
         params![due.id, attempts],
     )?;
-    mark_failed_inner(c, due.id, due.message_id, status, code, message)
+    mark_failed_inner(c, due.id, due.message_id, status, code, message)?;
+    let reason = match code {
+        Some(code) => format!("{status}: [{code}] {message}"),
+        None => format!("{status}: {message}"),
+    };
+    analytics::record(
+        c,
+        &Event::new(due.tenant, EventKind::SendFailed { reason }).bot(due.bot),
+    )?;
+    if status == "dead" {
+        let msg = format!("messages to customers are dead-lettering (last error: {message})");
+        alerts::raise(
+            c,
+            due.tenant,
+            IncidentKind::DeadLetters,
+            &due.bot.to_string(),
+            &msg,
+        )?;
+    }
+    Ok(())
 }
 
 fn mark_failed_inner(

@@ -302,6 +302,22 @@ async fn deliver(state: &AppState, due: Due) {
                 .unwrap_or_default();
             for t in transitions {
                 log_transition(&live, key, t.from, t.to);
+                if t.to == CircuitState::Open {
+                    let msg = format!(
+                        "{} ({}) keeps failing: {}",
+                        live.bot.name,
+                        kind.as_str(),
+                        err
+                    );
+                    let _ = crate::analytics::alerts::raise_now(
+                        &state.db,
+                        due.tenant,
+                        crate::analytics::alerts::IncidentKind::ChannelDown,
+                        &format!("{}:{}", due.bot, kind.as_str()),
+                        &msg,
+                    )
+                    .await;
+                }
             }
             let decision =
                 rt.retry

@@ -646,7 +646,19 @@ fn create_in(
         json!({"after": {"number": number, "status": "pending", "total_minor": total,
                          "currency": currency, "items": lines.len(), "seller_id": seller}}),
     )?;
-    get(c, tenant, id)?.ok_or(ShopError::NotFound("order"))
+    let order = get(c, tenant, id)?.ok_or(ShopError::NotFound("order"))?;
+    crate::analytics::record(
+        c,
+        &crate::analytics::Event::new(
+            tenant,
+            crate::analytics::EventKind::OrderCreated {
+                total_minor: order.total_minor,
+                currency: order.currency.clone(),
+            },
+        )
+        .data(json!({"order_id": order.id, "number": order.number, "source": order.source})),
+    )?;
+    Ok(order)
 }
 
 /// Sums quantities per product, keeping the first line of each for names.
@@ -744,6 +756,13 @@ fn set_status_in(
         Some(&id.to_string()),
         json!({"before": {"status": from}, "after": {"status": to}, "number": order.number}),
     )?;
+    if to == Status::Cancelled {
+        crate::analytics::record(
+            c,
+            &crate::analytics::Event::new(tenant, crate::analytics::EventKind::OrderCancelled)
+                .data(json!({"order_id": id, "number": order.number})),
+        )?;
+    }
     get(c, tenant, id)?.ok_or(ShopError::NotFound("order"))
 }
 
