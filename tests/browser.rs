@@ -159,6 +159,10 @@ mod kit {
             Ok(self.wait(css).await?.text().await?)
         }
 
+        pub async fn find_none(&self, css: &str) -> Result<bool> {
+            Ok(self.c.find_all(Locator::Css(css)).await?.is_empty())
+        }
+
         pub async fn shot(&self, path: &std::path::Path) -> Result<()> {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
@@ -287,7 +291,7 @@ async fn kpi(b: &Browser, id: &str) -> Result<String> {
 
 #[tokio::test]
 async fn a_product_bought_in_the_simulator_reaches_orders_inbox_and_kpis() {
-    scenario("purchase", "es", |b, _s, (email, pw)| Box::pin(async move {
+    scenario("purchase", "es", |b, s, (email, pw)| Box::pin(async move {
         b.go("/").await?;
         b.login(email, pw).await?;
         ensure!(kpi(b, "orders").await? == "0", "no orders before the purchase");
@@ -357,9 +361,63 @@ async fn a_product_bought_in_the_simulator_reaches_orders_inbox_and_kpis() {
         b.until("the orders KPI counts the purchase", "document.querySelector('[data-kpi=orders] .v') && document.querySelector('[data-kpi=orders] .v').textContent === '1'").await?;
         ensure!(kpi(b, "revenue").await?.contains("51"), "revenue shows 2 × 25.50");
 
+        // After a rollup pass the charts draw the day's messages, orders and revenue.
+        dashoffice::analytics::rollup::run(&s.state.db, chrono::Utc::now(), 30).await?;
+        b.go("/").await?;
+        b.until("three charts drawn", "document.querySelectorAll('.chart .uplot').length >= 3").await?;
+
         if let Ok(dir) = std::env::var("DASHOFFICE_SCREENSHOTS") {
             tour(b, std::path::Path::new(&dir)).await?;
         }
+        Ok(())
+    }))
+    .await;
+}
+
+/// Replaces the flow editor's JSON like a paste would.
+async fn set_flow_json(b: &Browser, f: &str) -> Result<()> {
+    b.js(
+        &format!(
+            "const t = document.querySelector('#flow-json'); const d = JSON.parse(t.value); ({f})(d);
+             t.value = JSON.stringify(d, null, 2); t.dispatchEvent(new Event('input', {{bubbles: true}}));"
+        ),
+        vec![],
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn flow_errors_show_at_their_node_and_publish_and_rollback_make_versions() {
+    scenario("flows", "es", |b, _s, (email, pw)| Box::pin(async move {
+        b.go("/").await?;
+        b.login(email, pw).await?;
+        b.nav("/flows").await?;
+        b.click("[data-flow]").await?;
+        b.wait("#flow-json").await?;
+        b.wait("#flow-nodes li[data-node=menu]").await?;
+
+        // A menu option pointing nowhere: the API's error lands on the menu node.
+        set_flow_json(b, "d => { d.nodes.menu.options[0].next = 'ninguna_parte'; }").await?;
+        b.click("#flow-save").await?;
+        b.wait("#flow-errors").await?;
+        b.wait("#flow-nodes li.has-err[data-node=menu] .err").await?;
+        let msg = b.text("#flow-nodes li[data-node=menu] .err").await?;
+        ensure!(msg.contains("ninguna_parte"), "the error names the missing target: {msg}");
+        b.click("#tab-graph").await?;
+        b.wait(".graph g.n.bad[data-node=menu]").await?;
+        b.click("#tab-editor").await?;
+
+        // Fixed and published: version 2; rolling back to 1 publishes version 3.
+        set_flow_json(b, "d => { d.nodes.menu.options[0].next = 'catalogo'; d.nodes.saludo.text = 'Hola de nuevo'; }").await?;
+        b.click("#flow-publish").await?;
+        b.until("version 2 is live", "document.querySelector('h1').textContent.includes('v2')").await?;
+        ensure!(b.find_none("#flow-errors").await?, "errors are cleared");
+        b.click("#tab-versions").await?;
+        b.click("tr[data-version='1'] button").await?;
+        b.until("version 3 is live", "document.querySelector('h1').textContent.includes('v3')").await?;
+        b.click("#tab-editor").await?;
+        b.until("the draft is version 1 again", "!document.querySelector('#flow-json').value.includes('Hola de nuevo')").await?;
         Ok(())
     }))
     .await;
@@ -387,6 +445,9 @@ async fn tour(b: &Browser, dir: &std::path::Path) -> Result<()> {
         b.wait("#flow-json").await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         b.shot(&dir.join(format!("flow-editor-{w}.png"))).await?;
+        b.click("#tab-graph").await?;
+        b.wait(".graph svg").await?;
+        b.shot(&dir.join(format!("flow-graph-{w}.png"))).await?;
     }
     b.viewport(1280, 900).await?;
     Ok(())

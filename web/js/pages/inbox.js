@@ -58,6 +58,14 @@ function useEvents(onEvent) {
   return live;
 }
 
+const who = { users: null };
+/** "user:<id>" → the user's name (when this role may list users), else "agent". */
+function author(a) {
+  if (!a || a === 'bot' || !a.startsWith('user:')) return a;
+  const u = who.users?.find(x => x.id === a.slice(5));
+  return u ? u.name || u.email : t('st_human');
+}
+
 function Conversation({ id, onChanged }) {
   const conv = useLoad(() => get(`/api/conversations/${id}`), [id]);
   const msgs = useLoad(async () => (await get(`/api/conversations/${id}/messages?limit=100`)).items.slice().reverse(), [id]);
@@ -100,7 +108,7 @@ function Conversation({ id, onChanged }) {
     <div class="msgs" role="log" aria-live="polite" id="conv-log">
       <${Loaded} st=${msgs}>${() => msgs.data.map(m => html`<div class="bubble ${m.direction === 'out' ? 'out' : ''}">
         <${ContentView} c=${m.content} />
-        <div class="meta">${m.direction === 'out' && m.author ? `${m.author} · ` : ''}${time(m.created_at)}${m.direction === 'out' ? ` · ${m.status}` : ''}${m.error ? ` · ${m.error}` : ''}</div>
+        <div class="meta">${m.direction === 'out' && m.author ? `${author(m.author)} · ` : ''}${time(m.created_at)}${m.direction === 'out' ? ` · ${m.status}` : ''}${m.error ? ` · ${m.error}` : ''}</div>
       </div>`)}<//>
       <div ref=${end}></div>
     </div>
@@ -116,6 +124,7 @@ export function Inbox({ args }) {
   const selected = args[0];
   const [status, setStatus] = useState('');
   const [unread, setUnread] = useState(false);
+  useEffect(() => { if (!who.users) get('/api/users').then(u => { who.users = u; }, () => { who.users = []; }); }, []);
   const list = useLoad(() => get('/api/conversations' + qs({ status, unread: unread ? 'true' : '' })), [status, unread]);
   const pending = useRef(null);
   const live = useEvents((kind, d) => {

@@ -24,7 +24,7 @@ const css = name => getComputedStyle(document.documentElement).getPropertyValue(
 
 function Chart({ title, series, points, grain, fmt, bars }) {
   const box = useRef();
-  const empty = !points || points.every(p => p.every(v => !v));
+  const empty = !points || points.every(p => p.slice(1).every(v => !v));
   useEffect(() => {
     if (!points || empty) return undefined;
     let plot, gone = false, ro;
@@ -35,14 +35,17 @@ function Chart({ title, series, points, grain, fmt, bars }) {
       const data = [xs, ...series.map((_, i) => points.map(p => p[i + 1]))];
       const colors = [css('--brand'), css('--info'), css('--warn')];
       const tz = getTenant()?.timezone;
+      const days = (xs[xs.length - 1] - xs[0]) / 86400;
       const dfmt = new Intl.DateTimeFormat(locale(), grain === 'day'
         ? { month: 'short', day: 'numeric', timeZone: 'UTC' }
-        : { hour: '2-digit', minute: '2-digit', timeZone: tz });
+        : days > 2 ? { month: 'short', day: 'numeric', timeZone: tz } : { hour: 'numeric', timeZone: tz });
+      const full = new Intl.DateTimeFormat(locale(), grain === 'day'
+        ? { dateStyle: 'medium', timeZone: 'UTC' } : { dateStyle: 'short', timeStyle: 'short', timeZone: tz });
       const axis = { stroke: css('--muted'), grid: { stroke: css('--line'), width: 1 }, ticks: { stroke: css('--line') } };
       plot = new uPlot({
         width: width(), height: 200,
         series: [
-          { value: (u, v) => (v == null ? '' : dfmt.format(new Date(v * 1000))) },
+          { label: '', value: (u, v) => (v == null ? '' : full.format(new Date(v * 1000))) },
           ...series.map((label, i) => ({
             label, stroke: colors[i], width: 2, fill: bars ? colors[i] + '55' : undefined,
             paths: bars ? uPlot.paths.bars({ size: [0.6, 40] }) : undefined,
@@ -50,8 +53,8 @@ function Chart({ title, series, points, grain, fmt, bars }) {
           })),
         ],
         axes: [
-          { ...axis, values: (u, vals) => vals.map(v => dfmt.format(new Date(v * 1000))) },
-          { ...axis, size: 60, values: (u, vals) => vals.map(v => (fmt ? fmt(v) : num(v))) },
+          { ...axis, space: 70, values: (u, vals) => vals.map(v => dfmt.format(new Date(v * 1000))) },
+          { ...axis, size: 64, space: 30, values: (u, vals) => vals.map(v => (fmt ? fmt(v) : num(v))) },
         ],
         legend: { live: true },
         cursor: { drag: { x: false, y: false } },
