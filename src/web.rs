@@ -45,7 +45,11 @@ where
             return resp;
         }
         // A missing file (it has an extension) is a plain 404, not the app shell.
-        if file.rsplit('/').next().is_some_and(|last| last.contains('.')) {
+        if file
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains('.'))
+        {
             return not_found(req).await;
         }
     }
@@ -59,7 +63,10 @@ where
 
 fn asset(file: &str, if_none_match: Option<&str>) -> Option<Response> {
     let embedded = Assets::get(file)?;
-    let etag = format!("\"{}\"", hex::encode(&embedded.metadata.sha256_hash()[..12]));
+    let etag = format!(
+        "\"{}\"",
+        hex::encode(&embedded.metadata.sha256_hash()[..12])
+    );
     let cache = if file.starts_with("vendor/") {
         IMMUTABLE
     } else {

@@ -59,21 +59,23 @@ function Graph({ def, bad }) {
       const off = (width - l.length * (W + GX) + GX) / 2;
       pos[id] = { x: off + i * (W + GX), y: GY / 2 + d * (H + GY) };
     }));
-    return { ids, es, pos, W, H, width, height: layers.length * (H + GY) + GY / 2 };
+    const right = Math.max(...Object.values(pos).map(p => p.x)) + W;
+    return { ids, es, pos, W, H, right, width: right + 70, height: layers.length * (H + GY) + GY / 2 };
   }, [def]);
   if (!g.ids.length) return html`<${Empty}>${t('no_data')}<//>`;
   const { W, H } = g;
   return html`<div class="graph" role="img" aria-label=${t('graph')}>
     <svg width=${g.width} height=${g.height} viewBox=${`0 0 ${g.width} ${g.height}`} xmlns="http://www.w3.org/2000/svg">
       <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" /></marker></defs>
-      ${g.es.map(([from, to, label]) => {
+      ${g.es.map(([from, to, label], k) => {
         const a = g.pos[from], b = g.pos[to];
         const x1 = a.x + W / 2, y1 = a.y + H, x2 = b.x + W / 2, y2 = b.y;
-        const up = y2 <= y1;
-        const d = up
-          ? `M${x1} ${y1} C ${x1 + 60} ${y1 + 50}, ${x2 + 90} ${y2 - 50}, ${x2 + W / 2 - 4} ${y2 + H / 2}`
+        // Back edges (loops, "on_fail" to the menu) run up a lane on the right.
+        const lane = g.right + 14 + (k % 6) * 8;
+        const d = y2 <= a.y
+          ? `M${a.x + W} ${a.y + H / 2} C ${lane} ${a.y + H / 2}, ${lane} ${a.y + H / 2}, ${lane} ${a.y} L ${lane} ${b.y + H} C ${lane} ${b.y + H / 2}, ${lane} ${b.y + H / 2}, ${b.x + W + 2} ${b.y + H / 2}`
           : `M${x1} ${y1} C ${x1} ${y1 + 30}, ${x2} ${y2 - 30}, ${x2} ${y2 - 2}`;
-        return html`<path d=${d} marker-end="url(#arrow)" stroke-dasharray=${label && label.startsWith('on_') ? '4 3' : undefined}><title>${from} → ${to}${label ? ` (${label})` : ''}</title></path>`;
+        return html`<path d=${d} marker-end="url(#arrow)" class=${y2 <= a.y ? 'back' : ''} stroke-dasharray=${label && label.startsWith('on_') ? '4 3' : undefined}><title>${from} → ${to}${label ? ` (${label})` : ''}</title></path>`;
       })}
       ${g.ids.map(id => {
         const p = g.pos[id], n = def.nodes[id] || {};
@@ -138,6 +140,23 @@ function byNode(errors) {
   return { nodes, general };
 }
 
+/** start, triggers, the rest, then nodes in reading order (start first, breadth first). */
+function readable(def) {
+  if (!def || typeof def !== 'object' || !def.nodes) return def;
+  const order = [], seen = new Set(), es = edges(def);
+  const queue = def.start ? [def.start] : [];
+  while (queue.length) {
+    const n = queue.shift();
+    if (seen.has(n) || !def.nodes[n]) continue;
+    seen.add(n); order.push(n);
+    for (const [from, to] of es) if (from === n) queue.push(to);
+  }
+  for (const n of Object.keys(def.nodes)) if (!seen.has(n)) order.push(n);
+  const typeFirst = n => ({ type: n.type, ...n });
+  const { start, triggers, nodes, ...rest } = def;
+  return { start, ...(triggers ? { triggers } : {}), ...rest, nodes: Object.fromEntries(order.map(k => [k, typeFirst(nodes[k])])) };
+}
+
 export function FlowEditor({ args: [bot, id] }) {
   const flow = useLoad(() => get(`/api/bots/${bot}/flows/${id}`), [bot, id]);
   const versions = useLoad(() => get(`/api/bots/${bot}/flows/${id}/versions`), [bot, id]);
@@ -148,7 +167,7 @@ export function FlowEditor({ args: [bot, id] }) {
   const [errs, setErrs] = useState({ nodes: {}, general: [] });
   const [busy, run] = useAction();
   const f = flow.data;
-  const src = text ?? (f ? JSON.stringify(f.draft, null, 2) : '');
+  const src = text ?? (f ? JSON.stringify(readable(f.draft), null, 2) : '');
   const parsed = useMemo(() => { try { return { def: JSON.parse(src) }; } catch (e) { return { error: e.message }; } }, [src]);
 
   const save = async () => {

@@ -45,7 +45,7 @@ function Chart({ title, series, points, grain, fmt, bars }) {
       plot = new uPlot({
         width: width(), height: 200,
         series: [
-          { label: '', value: (u, v) => (v == null ? '' : full.format(new Date(v * 1000))) },
+          { label: ' ', value: (u, v) => (v == null ? '' : full.format(new Date(v * 1000))) },
           ...series.map((label, i) => ({
             label, stroke: colors[i], width: 2, fill: bars ? colors[i] + '55' : undefined,
             paths: bars ? uPlot.paths.bars({ size: [0.6, 40] }) : undefined,
