@@ -7,6 +7,7 @@
 //! screenshots (overview, inbox, flow editor at 1280 and 375 px wide).
 
 mod common;
+mod support;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use common::TestServer;
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
+use support::standins::StandIn;
 
 mod kit {
     use super::*;
@@ -492,6 +494,94 @@ async fn every_page_opens_on_a_phone_without_script_errors_or_csp_violations() {
         ensure!(problems == json!([]), "bot form: {problems}");
         Ok(())
     }))
+    .await;
+}
+
+#[tokio::test]
+async fn a_qr_bot_made_in_the_form_shows_its_code_until_the_phone_is_linked() {
+    let bridge = StandIn::bridge("puente-secreto").await;
+    bridge.set_session("qr_pending", Some("2@QrDePrueba,abc,def"));
+    let url = bridge.url();
+    scenario("qr_pairing", "es", move |b, _s, (email, pw)| {
+        Box::pin(async move {
+            b.go("/").await?;
+            b.login(email, pw).await?;
+            b.nav("/bots").await?;
+            b.click("#new-bot").await?;
+            b.fill("#bot-form [name=name]", "Tienda QR").await?;
+            b.wait("#bot-form [name='primary.kind']")
+                .await?
+                .select_by_value("baileys")
+                .await?;
+            b.fill("#bot-form [name='primary.bridge_url']", &url)
+                .await?;
+            b.fill("#bot-form [name='primary.bridge_token']", "puente-secreto")
+                .await?;
+            b.fill("#bot-form [name='primary.session']", "tienda-qr")
+                .await?;
+            b.fill("#bot-form [name='primary.webhook_secret']", "firma-secreta")
+                .await?;
+            b.click("#bot-form button[type=submit]").await?;
+            b.until(
+                "the pairing screen opens",
+                "location.pathname.endsWith('/pair')",
+            )
+            .await?;
+            let src = b
+                .wait(".qr img")
+                .await?
+                .attr("src")
+                .await?
+                .unwrap_or_default();
+            ensure!(
+                src.starts_with("data:image/svg+xml"),
+                "the QR is drawn from the API's SVG: {src}"
+            );
+            bridge.set_session("connected", None);
+            b.until(
+                "the screen notices the link",
+                "document.querySelector('#content').textContent.includes('¡Conectado!')",
+            )
+            .await?;
+            ensure!(
+                b.find_none(".qr img").await?,
+                "the code is gone once linked"
+            );
+            Ok(())
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_csv_import_adds_products_and_a_bad_file_names_its_line() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let good = dir.path().join("productos.csv");
+    std::fs::write(&good, "sku,name,description,price,currency,stock,category,tags,images,active\nCSV-1,Polo CSV,,45.90,PEN,10,Importados,,,true\nCSV-2,Gorra CSV,,25.00,PEN,,Importados,,,true\n").expect("csv");
+    let bad = dir.path().join("malo.csv");
+    std::fs::write(&bad, "sku,name,description,price,currency,stock,category,tags,images,active\nCSV-3,Sin precio,,,PEN,1,X,,,true\n").expect("csv");
+    let (good, bad) = (good.display().to_string(), bad.display().to_string());
+    scenario("csv_import", "es", move |b, _s, (email, pw)| {
+        Box::pin(async move {
+            b.go("/").await?;
+            b.login(email, pw).await?;
+            b.nav("/products").await?;
+            b.wait("#csv-import").await?.send_keys(&good).await?;
+            b.wait("tr[data-sku='CSV-2']").await?;
+            ensure!(b.text("tr[data-sku='CSV-1']").await?.contains("45.90"));
+            b.wait("#csv-import").await?.send_keys(&bad).await?;
+            let err = b.text(".notice.error").await?;
+            ensure!(
+                err.contains("line") || err.contains("línea"),
+                "the error names the line: {err}"
+            );
+            ensure!(
+                b.find_none("tr[data-sku='CSV-3']").await?,
+                "nothing of the bad file was imported"
+            );
+            Ok(())
+        })
+    })
     .await;
 }
 

@@ -59,11 +59,11 @@ function ChannelFields({ c, onChange, title, errs, prefix, onRemove }) {
   const set = (k, v) => onChange({ ...c, [k]: v });
   return html`<fieldset class="panel"><legend><strong>${title}</strong></legend>
     <div class="spread"><${Field} label=${t('kind')} error=${errs[`${prefix}.kind`]}>
-      <select value=${c.kind} onChange=${e => onChange({ kind: e.target.value })}>${Object.entries(KINDS).map(([k, v]) => html`<option value=${k}>${v.label}</option>`)}</select><//>
+      <select name=${`${prefix}.kind`} value=${c.kind} onChange=${e => onChange({ kind: e.target.value })}>${Object.entries(KINDS).map(([k, v]) => html`<option value=${k}>${v.label}</option>`)}</select><//>
       ${onRemove && html`<button type="button" class="small danger" onClick=${onRemove}>${t('remove')}</button>`}</div>
     <div class="grid2">${KINDS[c.kind].fields.map(spec).map(f => html`
       <${Field} label=${f.name + (f.optional ? ` (${t('optional')})` : '')} error=${errs[`${prefix}.${f.name}`]}>
-        <input type=${f.secret ? 'password' : 'text'} autocomplete="off" value=${c[f.name] || ''} onInput=${e => set(f.name, e.target.value)}
+        <input name=${`${prefix}.${f.name}`} type=${f.secret ? 'password' : 'text'} autocomplete="off" value=${c[f.name] || ''} onInput=${e => set(f.name, e.target.value)}
           placeholder=${f.secret && c[`has_${f.name}`] ? t('secret_kept') : ''} /><//>`)}</div>
     ${c.webhook_url && html`<div class="field"><label>${t('webhook_url')}</label><input readonly value=${c.webhook_url} onFocus=${e => e.target.select()} /></div>`}
   </fieldset>`;
