@@ -71,7 +71,7 @@ mod kit {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             let profile = tempfile::tempdir()?;
-            let args = vec![
+            let mut args = vec![
                 "--headless".to_string(),
                 "--no-sandbox".into(),
                 "--disable-gpu".into(),
@@ -85,6 +85,10 @@ mod kit {
                 format!("--lang={lang}"),
                 format!("--user-data-dir={}", profile.path().display()),
             ];
+            // Extra flags for a local look, e.g. `--blink-settings=preferredColorScheme=0` (dark).
+            if let Ok(extra) = std::env::var("DASHOFFICE_CHROMIUM_ARGS") {
+                args.extend(extra.split_whitespace().map(str::to_string));
+            }
             let caps = json!({
                 "browserName": "chrome",
                 "goog:chromeOptions": {

@@ -142,7 +142,7 @@ function Shell({ path, onLang }) {
     <nav class="side ${open ? 'open' : ''}" aria-label="DashOffice" id="sidenav">
       <div class="brand"><img src="/favicon.svg" alt="" /> DashOffice</div>
       <div class="nav">
-        ${nav.map(([href, key, icon]) => key === undefined
+        ${nav.filter(([href]) => canAdmin || !['/users', '/errors'].includes(href)).map(([href, key, icon]) => key === undefined
           ? html`<div class="sep">${t(href)}</div>`
           : html`<${Link} href=${href} aria-current=${current(href) ? 'page' : undefined} data-nav=${href}>
               <span aria-hidden="true">${icon}</span> ${t(key)}
