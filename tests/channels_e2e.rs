@@ -865,3 +865,60 @@ async fn malformed_bodies_at_every_webhook_get_4xx_and_the_server_stays_healthy(
     assert_eq!(res.status(), 200);
     assert_eq!(inbound_count(&s).await, 0);
 }
+
+#[tokio::test]
+async fn inbound_media_is_downloaded_into_the_media_directory() {
+    let s = TestServer::start_with(fast).await;
+    let (_, token) = s.owner_token("T").await;
+    let standin = StandIn::cloud("EAAG-token").await;
+    let bot = create_bot(
+        &s,
+        &token,
+        json!({"kind":"cloud","phone_number_id":"106540352242922","access_token":"EAAG-token",
+        "app_secret":"app-secret","verify_token":"v","api_base": standin.url()}),
+        vec![],
+    )
+    .await;
+    let body = json!({"object":"whatsapp_business_account","entry":[{"id":"W","changes":[{"field":"messages","value":{
+        "messaging_product":"whatsapp","metadata":{"display_phone_number":"1","phone_number_id":"106540352242922"},
+        "contacts":[{"profile":{"name":"Ana"},"wa_id":"51987654321"}],
+        "messages":[{"from":"51987654321","id":"wamid.IMG1","timestamp":"1749416383","type":"image",
+            "image":{"caption":"¿tienen este?","mime_type":"image/jpeg","sha256":"x","id":"777"}}]}}]}]})
+    .to_string()
+    .into_bytes();
+    let sig = cloud_signature("app-secret", &body);
+    let res = post_raw(
+        &s,
+        &format!("/webhooks/cloud/{bot}"),
+        "application/json",
+        &[("x-hub-signature-256", sig)],
+        body,
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let mut local = None;
+    for _ in 0..200 {
+        let content: String = s
+            .state
+            .db
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT content FROM messages WHERE provider_message_id = 'wamid.IMG1'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        let v: Value = serde_json::from_str(&content).unwrap();
+        if let Some(p) = v["local_path"].as_str() {
+            assert_eq!(v["caption"], "¿tienen este?");
+            local = Some(p.to_string());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let local = local.expect("the media was downloaded");
+    let bytes = std::fs::read(s.dir.path().join("media").join(&local)).unwrap();
+    assert_eq!(bytes, b"fake jpeg 777");
+}

@@ -554,3 +554,89 @@ async fn the_demo_install_gives_a_bot_the_simulator_can_buy_from() {
     let bots: Vec<Value> = s.get("/api/bots", token).await.json().await.unwrap();
     assert_eq!(bots.len(), 1);
 }
+
+#[tokio::test]
+async fn the_inbox_streams_new_messages_over_sse_to_its_own_tenant_only() {
+    let s = TestServer::start().await;
+    let login = dashoffice::demo::install(&s.state).await.unwrap();
+    let l = s.login(&login.email, &login.password).await;
+    let token = l["access_token"].as_str().unwrap().to_string();
+    let (_, other) = s.owner_token("Otra tienda").await;
+    let open = |t: String| {
+        let http = s.http.clone();
+        let url = s.url(&format!("/api/events?access_token={t}"));
+        async move { http.get(url).send().await.unwrap() }
+    };
+    let mut mine = open(token.clone()).await;
+    assert_eq!(mine.status(), 200);
+    assert!(mine.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let mut theirs = open(other).await;
+    let bots: Vec<Value> = s.get("/api/bots", &token).await.json().await.unwrap();
+    let bot = bots[0]["id"].as_str().unwrap().to_string();
+    let res = s
+        .post(
+            &format!("/api/bots/{bot}/sandbox"),
+            &token,
+            json!({"text": "hola"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !seen.contains("event: message") {
+        let chunk = tokio::time::timeout_at(deadline, mine.chunk())
+            .await
+            .expect("an event in time")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("conversation_id"), "{seen}");
+    // The other tenant's stream stays quiet (only keep-alives).
+    let quiet = tokio::time::timeout(Duration::from_millis(300), theirs.chunk()).await;
+    if let Ok(Ok(Some(chunk))) = quiet {
+        assert!(!String::from_utf8_lossy(&chunk).contains("event: message"));
+    }
+    // Without a token the stream is refused.
+    let res = s.http.get(s.url("/api/events")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+#[tokio::test]
+async fn http_nodes_refuse_private_addresses_unless_the_shop_allows_them() {
+    let mut shop = Shop::new().await;
+    // A local API the flow calls.
+    let app = axum::Router::new().route(
+        "/precio",
+        axum::routing::get(|| async { axum::Json(json!({"data": {"precio": "S/ 10"}})) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    shop.publish("Api", json!({"start": "h", "nodes": {
+        "h": {"type": "http", "url": format!("http://127.0.0.1:{port}/precio"), "map": {"precio": "data.precio"}, "next": "ok", "on_error": "ko"},
+        "ok": {"type": "message", "text": "precio {{ precio }}", "next": "fin"},
+        "ko": {"type": "message", "text": "no disponible", "next": "fin"},
+        "fin": {"type": "end"}}}))
+    .await;
+    let r = shop.say(text("hola")).await;
+    assert_eq!(
+        texts(&r),
+        vec!["no disponible"],
+        "loopback refused by default"
+    );
+    let res = shop
+        .s
+        .put(
+            "/api/tenant",
+            &shop.token,
+            json!({"settings": {"allow_private_http": true}}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let r = shop.say(text("hola")).await;
+    assert_eq!(texts(&r), vec!["precio S/ 10"]);
+}

@@ -17,6 +17,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
 fi
 
+# The package test builds a real .deb and checks its contents.
+command -v dpkg-deb >/dev/null && ! command -v cargo-deb >/dev/null && cargo install --locked cargo-deb
+
 if [ -f bridges/package.json ]; then
   echo "== bridges (npm test)"
   (cd bridges && PUPPETEER_SKIP_DOWNLOAD=true npm ci --no-audit --no-fund && npm test)

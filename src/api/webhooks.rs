@@ -102,6 +102,20 @@ async fn handle(
         AppError::bad_request("malformed_webhook", e.to_string())
     })?;
     let received = events.len();
+    let media: Vec<(String, crate::messages::Inbound)> = events
+        .iter()
+        .filter_map(|e| match e {
+            crate::channels::ChannelEvent::Message {
+                provider_message_id,
+                content:
+                    c @ crate::messages::Inbound::Media {
+                        local_path: None, ..
+                    },
+                ..
+            } => Some((provider_message_id.clone(), c.clone())),
+            _ => None,
+        })
+        .collect();
     let bot = live.bot.clone();
     let intake = state
         .db
@@ -114,6 +128,15 @@ async fn handle(
     }
     if intake.alert {
         crate::analytics::alerts::kick();
+    }
+    if !media.is_empty() {
+        // Media goes into media/ after we answered: the provider must not wait for it.
+        let (state, channel, bot_id) = (state.clone(), channel.clone(), live.bot.id);
+        tokio::spawn(async move {
+            for (pid, content) in media {
+                download_media(&state, &*channel, bot_id, &pid, content).await;
+            }
+        });
     }
     if kind == crate::channels::ChannelKind::Twilio {
         return Ok((
@@ -191,5 +214,45 @@ async fn cloud_handshake(
                 detail: "the verify token does not match".into(),
             })
         }
+    }
+}
+
+/// Fetches an inbound media file into the content-addressed `media/` directory and
+/// records its local name on the stored message.
+async fn download_media(
+    state: &AppState,
+    channel: &dyn crate::channels::Channel,
+    bot: BotId,
+    provider_id: &str,
+    content: crate::messages::Inbound,
+) {
+    let path = match channel.fetch_media(&content).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, message = provider_id, "media download failed");
+            return;
+        }
+    };
+    let mut content = content;
+    if let crate::messages::Inbound::Media { local_path, .. } = &mut content {
+        *local_path = Some(path);
+    }
+    let Ok(json) = serde_json::to_string(&content) else {
+        return;
+    };
+    let pid = provider_id.to_string();
+    let res = state
+        .db
+        .write(move |c| {
+            c.execute(
+                "UPDATE messages SET content = ?3 WHERE bot_id = ?1 AND provider_message_id = ?2 AND direction = 'in'",
+                rusqlite::params![bot, pid, json],
+            )?;
+            Ok(())
+        })
+        .await;
+    if let Err(e) = res {
+        tracing::warn!(error = %e, "could not record a downloaded media file");
     }
 }

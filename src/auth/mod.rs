@@ -152,10 +152,16 @@ impl FromRequestParts<AppState> for Auth {
 
 /// `?access_token=` is accepted only for the SSE stream (EventSource cannot send headers).
 fn query_token(parts: &Parts) -> Option<String> {
-    if parts.uri.path() != "/api/events" {
+    // Inside the nested `/api` router the path is stripped; the original one is kept.
+    let uri = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map(|o| &o.0)
+        .unwrap_or(&parts.uri);
+    if uri.path() != "/api/events" {
         return None;
     }
-    form_urlencoded::parse(parts.uri.query()?.as_bytes())
+    form_urlencoded::parse(uri.query()?.as_bytes())
         .find(|(k, _)| k == "access_token")
         .map(|(_, v)| v.into_owned())
 }
