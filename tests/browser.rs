@@ -460,10 +460,29 @@ async fn a_product_bought_in_the_simulator_reaches_orders_inbox_and_kpis() {
     .await;
 }
 
+/// Form controls and buttons that a screen reader could not name.
+const UNLABELED: &str = "return [...document.querySelectorAll('#content input, #content select, #content textarea, #content button, .topbar button, .topbar select')]
+    .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+      && !e.getAttribute('aria-labelledby') && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+    .map(e => e.outerHTML.slice(0, 100))";
+
 #[tokio::test]
 async fn every_page_opens_on_a_phone_without_script_errors_or_csp_violations() {
-    scenario("pages", "es", |b, _s, (email, pw)| Box::pin(async move {
+    scenario("pages", "es", |b, s, (email, pw)| Box::pin(async move {
+        // Some activity first, so the overview draws its charts too.
+        let login = s.login(email, pw).await;
+        let token = login["access_token"].as_str().context("token")?;
+        let bots: Value = s.get("/api/bots", token).await.json().await?;
+        let bot = bots[0]["id"].as_str().context("bot")?;
+        s.post(&format!("/api/bots/{bot}/sandbox"), token, json!({"text": "hola"})).await;
+        dashoffice::analytics::rollup::run(&s.state.db, chrono::Utc::now(), 30).await?;
+
         b.go("/").await?;
+        b.wait("#email").await?;
+        b.fill("#password", "wrong password").await?;
+        b.fill("#email", email).await?;
+        b.click("form button[type=submit]").await?;
+        ensure!(b.text("[role=alert]").await?.contains("contraseña"), "a wrong password is explained in Spanish");
         b.login(email, pw).await?;
         b.viewport(375, 812).await?;
         b.js(
@@ -486,6 +505,8 @@ async fn every_page_opens_on_a_phone_without_script_errors_or_csp_violations() {
             ensure!(problems == json!([]), "{page}: {problems}");
             let alerts = b.js("return [...document.querySelectorAll('#content .notice.error')].map(e => e.textContent)", vec![]).await?;
             ensure!(alerts == json!([]), "{page} shows an error: {alerts}");
+            let unlabeled = b.js(UNLABELED, vec![]).await?;
+            ensure!(unlabeled == json!([]), "{page}: controls without a label: {unlabeled}");
             let wide = b.js("return document.documentElement.scrollWidth - innerWidth", vec![]).await?;
             ensure!(wide.as_i64().unwrap_or(0) <= 0, "{page} scrolls sideways at 375 px by {wide} px");
         }

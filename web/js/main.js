@@ -78,7 +78,7 @@ function Login({ onLang }) {
       const s = await api('POST', '/api/auth/login', { email, password });
       setSession(s);
     } catch (x) {
-      setErr(x.message);
+      setErr(['invalid_credentials', 'too_many_login_attempts', 'rate_limited'].includes(x.code) ? t(x.code) : x.message);
     } finally { setBusy(false); }
   };
   return html`<main class="login">
