@@ -271,6 +271,77 @@ mod kit {
 
 use kit::{scenario, Browser};
 
+#[tokio::test]
+async fn the_dashboard_is_served_from_the_binary_with_cache_rules_and_an_app_fallback() {
+    let s = TestServer::start().await;
+    let get = |path: &str, extra: Option<(&'static str, String)>| {
+        let mut rb = s.http.get(s.url(path));
+        if let Some((k, v)) = extra {
+            rb = rb.header(k, v);
+        }
+        rb.send()
+    };
+    let res = get("/", None).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert_eq!(res.headers()["cache-control"], "no-cache");
+    assert!(res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("script-src 'self'"));
+    let etag = res.headers()["etag"].to_str().unwrap().to_string();
+    let shell = res.text().await.unwrap();
+    assert!(
+        shell.contains("/js/main.js") && !shell.contains("<script>"),
+        "no inline script"
+    );
+
+    let res = get("/", Some(("if-none-match", etag))).await.unwrap();
+    assert_eq!(res.status(), 304, "revalidation is cheap");
+
+    let res = get(
+        "/vendor/preact-10.27.2.module.js",
+        Some(("accept-encoding", "gzip".into())),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
+
+    for app_path in [
+        "/inbox",
+        "/orders/0190f0f0-0000-7000-8000-000000000000",
+        "/flows/a/b",
+    ] {
+        let res = get(app_path, None).await.unwrap();
+        assert_eq!(res.status(), 200, "{app_path}");
+        assert_eq!(
+            res.text().await.unwrap(),
+            shell,
+            "{app_path} gets the app shell"
+        );
+    }
+    let res = get("/js/missing.js", None).await.unwrap();
+    assert_eq!(res.status(), 404, "a missing file is not the shell");
+    let res = get("/api/missing", None).await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "route_not_found");
+    let res = s.http.post(s.url("/inbox")).send().await.unwrap();
+    assert_eq!(res.status(), 404, "only GET and HEAD reach the dashboard");
+}
+
 /// Sum of bytes that crossed the network for this document (navigation + resources).
 const TRANSFERRED: &str = "return performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
     .map(e => ({name: e.name, t: e.transferSize || 0, enc: e.encodedBodySize || 0}))";

@@ -124,8 +124,10 @@ export function Inbox({ args }) {
   const selected = args[0];
   const [status, setStatus] = useState('');
   const [unread, setUnread] = useState(false);
+  const [bot, setBot] = useState('');
+  const bots = useLoad(() => get('/api/bots').catch(() => []), []);
   useEffect(() => { if (!who.users) get('/api/users').then(u => { who.users = u; }, () => { who.users = []; }); }, []);
-  const list = useLoad(() => get('/api/conversations' + qs({ status, unread: unread ? 'true' : '' })), [status, unread]);
+  const list = useLoad(() => get('/api/conversations' + qs({ status, bot, unread: unread ? 'true' : '' })), [status, unread, bot]);
   const pending = useRef(null);
   const live = useEvents((kind, d) => {
     clearTimeout(pending.current);
@@ -145,6 +147,9 @@ export function Inbox({ args }) {
               <option value="">${t('all')}</option>
               ${['bot', 'human', 'closed'].map(s => html`<option value=${s}>${t('st_' + s)}</option>`)}
             </select></div>
+          ${(bots.data || []).length > 1 && html`<div class="field"><label for="conv-bot">${t('nav_bots')}</label>
+            <select id="conv-bot" value=${bot} onChange=${e => setBot(e.target.value)}><option value="">${t('all')}</option>
+              ${bots.data.map(b => html`<option value=${b.id}>${b.name}</option>`)}</select></div>`}
           <label class="check"><input type="checkbox" checked=${unread} onChange=${e => setUnread(e.target.checked)} /> ${t('only_unread')}</label>
         </div>
         <${Loaded} st=${list} what="/api/conversations">${() => !items.length

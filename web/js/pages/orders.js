@@ -2,7 +2,7 @@
 import { html, useState } from '../lib.js';
 import { t, date, money, orderStatus, num } from '../i18n.js';
 import { get, post, qs } from '../api.js';
-import { useLoad, Loaded, Empty, Pill, navigate, useAction, toast, Link } from '../ui.js';
+import { useLoad, Loaded, Empty, Pill, navigate, useAction, toast, Link, params } from '../ui.js';
 
 const STATUSES = ['pending', 'confirmed', 'paid', 'shipped', 'delivered', 'cancelled'];
 
@@ -54,10 +54,10 @@ function Detail({ id, onChanged }) {
 
 export function Orders({ args }) {
   const selected = args[0];
-  const [f, setF] = useState({ status: '', q: '', from: '', to: '' });
+  const [f, setF] = useState({ status: '', q: '', from: '', to: '', customer_id: params().get('customer') || '' });
   const [extra, setExtra] = useState([]);
-  const list = useLoad(async () => { setExtra([]); return get('/api/orders' + qs({ ...f, limit: 50 })); }, [f.status, f.q, f.from, f.to]);
   const [cursor, setCursor] = useState(null);
+  const list = useLoad(async () => { setExtra([]); setCursor(null); return get('/api/orders' + qs({ ...f, limit: 50 })); }, [f.status, f.q, f.from, f.to, f.customer_id]);
   const more = async () => {
     const r = await get('/api/orders' + qs({ ...f, limit: 50, cursor: cursor || list.data.next_cursor }));
     setExtra(x => [...x, ...r.items]);
@@ -76,6 +76,7 @@ export function Orders({ args }) {
           <option value="">${t('all')}</option>${STATUSES.map(s => html`<option value=${s}>${orderStatus(s)}</option>`)}</select></div>
       <div class="field"><label for="o-from">${t('from_date')}</label><input id="o-from" type="date" value=${f.from} onChange=${e => set('from', e.target.value)} /></div>
       <div class="field"><label for="o-to">${t('to_date')}</label><input id="o-to" type="date" value=${f.to} onChange=${e => set('to', e.target.value)} /></div>
+      ${f.customer_id && html`<button type="button" class="small" onClick=${() => { set('customer_id', ''); navigate('/orders', true); }}>✕ ${t('customer')}</button>`}
     </form>
     <div class="split ${selected ? 'detail-open' : ''} orders-split">
       <div>
@@ -84,7 +85,7 @@ export function Orders({ args }) {
           : html`<div class="table-wrap"><table id="orders-table">
             <thead><tr><th>#</th><th>${t('customer')}</th><th class="right">${t('total')}</th><th>${t('status')}</th></tr></thead>
             <tbody>${items.map(o => html`<tr class="clickable ${o.id === selected ? 'sel' : ''}" data-order=${o.number} tabindex="0"
-                onClick=${() => navigate(`/orders/${o.id}`)} onKeyDown=${e => e.key === 'Enter' && navigate(`/orders/${o.id}`)}>
+                onClick=${() => navigate(`/orders/${o.id}${location.search}`)} onKeyDown=${e => e.key === 'Enter' && navigate(`/orders/${o.id}${location.search}`)}>
               <td><strong>${o.number}</strong><div class="muted small-text nowrap">${date(o.created_at, { dateStyle: 'short', timeStyle: 'short' })}</div></td>
               <td>${o.customer_name}<div class="muted small-text">${o.customer_phone}</div></td>
               <td class="right nowrap">${money(o.total_minor, o.currency)}</td>

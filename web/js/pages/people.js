@@ -2,7 +2,7 @@
 import { html, useState } from '../lib.js';
 import { t, date, money, num } from '../i18n.js';
 import { get, post, put, del, qs, download, upload, ApiError } from '../api.js';
-import { useLoad, Loaded, Empty, Pill, Field, Modal, useAction, toast, fail } from '../ui.js';
+import { useLoad, Loaded, Empty, Pill, Field, Modal, useAction, toast, fail, Link } from '../ui.js';
 
 /** A generic create/edit dialog over `fields`: [name, label, type]. */
 function EditDialog({ title, path, item, fields, toBody, onClose, onDone }) {
@@ -58,7 +58,7 @@ export function Customers() {
       <div class="table-wrap"><table><thead><tr><th>${t('name')}</th><th>${t('phone')}</th><th class="hide-sm">${t('email')}</th><th class="hide-sm">${t('created')}</th><th></th></tr></thead>
       <tbody>${items.map(c => html`<tr><td>${c.name || '—'} ${c.opted_out && html`<${Pill} kind="bad">${t('opted_out')}<//>`}
           ${(c.tags || []).map(tag => html` <${Pill}>${tag}<//>`)}</td><td class="nowrap">${c.phone}</td><td class="hide-sm">${c.email || ''}</td><td class="hide-sm">${date(c.created_at, { dateStyle: 'medium' })}</td>
-        <td class="right nowrap"><button class="small" onClick=${() => setEditing(c)}>${t('edit')}</button>
+        <td class="right nowrap"><${Link} class="btn small" href=${`/orders?customer=${c.id}`}>${t('nav_orders')}<//> <button class="small" onClick=${() => setEditing(c)}>${t('edit')}</button>
           <button class="small danger" aria-label=${`${t('delete')} ${c.name}`} onClick=${() => confirm(t('confirm_delete', { name: c.name || c.phone })) && run(async () => { await del(`/api/customers/${c.id}`); list.reload(true); })}>✕</button></td></tr>`)}</tbody></table></div>`}<//>
     ${editing && html`<${EditDialog} title=${editing.id ? t('edit') : t('new_customer')} path="/api/customers" item=${editing}
       fields=${[['name', t('name')], ['phone', t('phone'), 'tel'], ['email', t('email'), 'email'], ['tags', t('tags'), 'text', c => (c?.tags || []).join(', ')], ['notes', t('notes'), 'textarea'], ['opted_out', t('opted_out'), 'checkbox']]}
