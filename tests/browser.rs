@@ -761,5 +761,19 @@ async fn tour(b: &Browser, dir: &std::path::Path) -> Result<()> {
         b.shot(&dir.join(format!("flow-graph-{w}.png"))).await?;
     }
     b.viewport(1280, 900).await?;
+    let extra = [
+        ("/orders", "tr[data-order]", "orders"),
+        ("/products", "tr[data-sku]", "products"),
+        ("/simulator", "#sim-log .bubble", "simulator"),
+        ("/bots", "tr[data-bot]", "bots"),
+        ("/settings", "#settings-form", "settings"),
+    ];
+    for (path, ready, name) in extra {
+        b.nav(path).await?;
+        b.click(ready).await.or_else(|_| Ok::<(), anyhow::Error>(()))?;
+        b.wait(ready).await?;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        b.shot(&dir.join(format!("{name}-1280.png"))).await?;
+    }
     Ok(())
 }

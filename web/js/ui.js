@@ -1,6 +1,7 @@
 // Small shared pieces: navigation, data loading, empty states, fields, dialogs, toasts.
 import { html, useState, useEffect, useRef, useCallback } from './lib.js';
 import { t } from './i18n.js';
+import { get } from './api.js';
 
 // --- navigation (history API; the server answers index.html for these paths) ---
 export function navigate(to, replace) {
@@ -131,4 +132,26 @@ export function useAction() {
     try { return await fn(); } catch (e) { fail(e); return undefined; } finally { setBusy(false); }
   };
   return [busy, run];
+}
+
+// --- who did it: "user:<id>" → the user's name (when this role may list users) ---
+let users = null;
+export function loadUsers() {
+  users ||= get('/api/users').catch(() => []);
+  return users;
+}
+export function useActor() {
+  const [list, setList] = useState([]);
+  useEffect(() => { loadUsers().then(setList); }, []);
+  return a => {
+    if (!a || !a.startsWith('user:')) return a;
+    const u = list.find(x => x.id === a.slice(5));
+    return u ? u.name || u.email : t('st_human');
+  };
+}
+/** Keeps a scrolled box pinned to its end when `dep` changes (without scrolling the page). */
+export function useStickToEnd(dep) {
+  const ref = useRef();
+  useEffect(() => { const el = ref.current; if (el) el.scrollTop = el.scrollHeight; }, [dep]);
+  return ref;
 }

@@ -3,7 +3,7 @@
 import { html, useState, useEffect, useRef } from '../lib.js';
 import { t, date, time } from '../i18n.js';
 import { get, post, qs, token } from '../api.js';
-import { useLoad, Loaded, Empty, Pill, navigate, useAction, toast } from '../ui.js';
+import { useLoad, Loaded, Empty, Pill, navigate, useAction, toast, useActor, useStickToEnd } from '../ui.js';
 import { ContentView, textOf } from '../content.js';
 
 /**
@@ -58,21 +58,13 @@ function useEvents(onEvent) {
   return live;
 }
 
-const who = { users: null };
-/** "user:<id>" → the user's name (when this role may list users), else "agent". */
-function author(a) {
-  if (!a || a === 'bot' || !a.startsWith('user:')) return a;
-  const u = who.users?.find(x => x.id === a.slice(5));
-  return u ? u.name || u.email : t('st_human');
-}
-
 function Conversation({ id, onChanged }) {
   const conv = useLoad(() => get(`/api/conversations/${id}`), [id]);
   const msgs = useLoad(async () => (await get(`/api/conversations/${id}/messages?limit=100`)).items.slice().reverse(), [id]);
   const [text, setText] = useState('');
   const [busy, run] = useAction();
-  const end = useRef();
-  useEffect(() => { end.current?.scrollIntoView({ block: 'end' }); }, [msgs.data]);
+  const author = useActor();
+  const box = useStickToEnd(msgs.data);
   useEffect(() => { post(`/api/conversations/${id}/read`).then(onChanged, () => {}); }, [id]);
   Conversation.reload = () => { conv.reload(true); msgs.reload(true); };
   const act = (action, msg) => run(async () => {
@@ -105,12 +97,11 @@ function Conversation({ id, onChanged }) {
         ${c.status !== 'closed' && html`<button class="small" disabled=${busy} onClick=${() => act('close')}>${t('close_conv')}</button>`}
       </div>`}
     </div>
-    <div class="msgs" role="log" aria-live="polite" id="conv-log">
+    <div class="msgs" role="log" aria-live="polite" id="conv-log" ref=${box}>
       <${Loaded} st=${msgs}>${() => msgs.data.map(m => html`<div class="bubble ${m.direction === 'out' ? 'out' : ''}">
         <${ContentView} c=${m.content} />
         <div class="meta">${m.direction === 'out' && m.author ? `${author(m.author)} · ` : ''}${time(m.created_at)}${m.direction === 'out' ? ` · ${m.status}` : ''}${m.error ? ` · ${m.error}` : ''}</div>
       </div>`)}<//>
-      <div ref=${end}></div>
     </div>
     <form class="composer" onSubmit=${send}>
       <label class="sr-only" for="reply">${t('type_message')}</label>
@@ -126,7 +117,6 @@ export function Inbox({ args }) {
   const [unread, setUnread] = useState(false);
   const [bot, setBot] = useState('');
   const bots = useLoad(() => get('/api/bots').catch(() => []), []);
-  useEffect(() => { if (!who.users) get('/api/users').then(u => { who.users = u; }, () => { who.users = []; }); }, []);
   const list = useLoad(() => get('/api/conversations' + qs({ status, bot, unread: unread ? 'true' : '' })), [status, unread, bot]);
   const pending = useRef(null);
   const live = useEvents((kind, d) => {

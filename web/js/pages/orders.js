@@ -2,13 +2,14 @@
 import { html, useState } from '../lib.js';
 import { t, date, money, orderStatus, num } from '../i18n.js';
 import { get, post, qs } from '../api.js';
-import { useLoad, Loaded, Empty, Pill, navigate, useAction, toast, Link, params } from '../ui.js';
+import { useLoad, Loaded, Empty, Pill, navigate, useAction, toast, Link, params, useActor } from '../ui.js';
 
 const STATUSES = ['pending', 'confirmed', 'paid', 'shipped', 'delivered', 'cancelled'];
 
 function Detail({ id, onChanged }) {
   const o = useLoad(() => get(`/api/orders/${id}`), [id]);
   const [busy, run] = useAction();
+  const actor = useActor();
   const change = status => run(async () => {
     const r = await post(`/api/orders/${id}/status`, { status });
     o.set(r);
@@ -47,7 +48,7 @@ function Detail({ id, onChanged }) {
             : html`<span class="muted">${t('final_status')}</span>`}
         </div>
         <h3>${t('history')}</h3>
-        <ol class="history">${d.history.map(h => html`<li>${date(h.at)} — ${h.from ? `${orderStatus(h.from)} → ` : ''}<strong>${orderStatus(h.to)}</strong> <span class="muted">${t('by', { who: h.actor })}</span>${h.note && html` · ${h.note}`}</li>`)}</ol>`;
+        <ol class="history">${d.history.map(h => html`<li>${date(h.at)} — ${h.from ? `${orderStatus(h.from)} → ` : ''}<strong>${orderStatus(h.to)}</strong> <span class="muted">${t('by', { who: actor(h.actor) })}</span>${h.note && html` · ${h.note}`}</li>`)}</ol>`;
     }}<//>
   </section>`;
 }

@@ -2,7 +2,7 @@
 import { html, useState, useEffect, useRef } from '../lib.js';
 import { t, time } from '../i18n.js';
 import { get, post, del } from '../api.js';
-import { useLoad, Loaded, Empty, Link, fail } from '../ui.js';
+import { useLoad, Loaded, Empty, Link, fail, useStickToEnd } from '../ui.js';
 import { ContentView } from '../content.js';
 
 const store = bot => `sim.${bot}`;
@@ -13,7 +13,6 @@ export function Simulator() {
   const [log, setLog] = useState([]);
   const [text, setText] = useState('');
   const [busy, setBusy] = useState(false);
-  const end = useRef();
   const input = useRef();
   const list = bots.data || [];
   const current = list.find(b => b.id === bot) || list[0];
@@ -24,8 +23,8 @@ export function Simulator() {
   }, [current?.id]);
   useEffect(() => {
     if (current) sessionStorage.setItem(store(current.id), JSON.stringify(log.slice(-200)));
-    end.current?.scrollIntoView({ block: 'end' });
   }, [log]);
+  const box = useStickToEnd(log.length + (busy ? 1 : 0));
 
   const say = async (body, label) => {
     if (!current || busy) return;
@@ -64,13 +63,12 @@ export function Simulator() {
         <button type="button" onClick=${reset} id="sim-reset">${t('sim_reset')}</button>
       </div>
       <section class="chat" aria-label=${t('nav_simulator')}>
-        <div class="msgs" role="log" aria-live="polite" id="sim-log">
+        <div class="msgs" role="log" aria-live="polite" id="sim-log" ref=${box}>
           ${!log.length && html`<${Empty}>${t('sim_empty')}<//>`}
           ${log.map((m, i) => html`<div class="bubble ${m.dir === 'in' ? 'out' : ''}" data-dir=${m.dir === 'in' ? 'customer' : 'bot'}>
             <${ContentView} c=${m.c} onPick=${i === lastOut || (m.dir === 'out' && i >= lastOut - 3) ? (id, title) => say({ button_id: id, title }, title) : null} disabled=${busy} />
             <div class="meta">${time(m.at)}</div></div>`)}
           ${busy && html`<div class="bubble muted" aria-label=${t('loading')}>…</div>`}
-          <div ref=${end}></div>
         </div>
         <form class="composer" onSubmit=${submit}>
           <label class="sr-only" for="sim-text">${t('type_message')}</label>
