@@ -681,6 +681,44 @@ async fn a_csv_import_adds_products_and_a_bad_file_names_its_line() {
     .await;
 }
 
+#[tokio::test]
+async fn a_message_the_provider_refused_can_be_retried_from_the_failed_messages_page() {
+    let cloud = StandIn::cloud("token-nube").await;
+    cloud.set_mode(support::standins::Mode::NonRetriable);
+    let api_base = cloud.url();
+    scenario("outbox", "es", move |b, s, (email, pw)| Box::pin(async move {
+        let login = s.login(email, pw).await;
+        let token = login["access_token"].as_str().context("token")?;
+        let bot: Value = s
+            .post("/api/bots", token, json!({"name": "Nube", "primary": {"kind": "cloud", "phone_number_id": "1",
+                "access_token": "token-nube", "app_secret": "x", "verify_token": "v", "api_base": api_base}}))
+            .await
+            .json()
+            .await?;
+        let bot = bot["id"].as_str().context("bot id")?;
+        let res = s
+            .post(&format!("/api/bots/{bot}/messages"), token, json!({"to": "+51987654321", "content": {"type": "text", "body": "fuera de ventana"}}))
+            .await;
+        ensure!(res.status().is_success(), "send accepted: {}", res.status());
+
+        b.go("/").await?;
+        b.login(email, pw).await?;
+        b.nav("/outbox").await?;
+        let row = b.wait_xpath("//tr[@data-outbox and contains(., 'fuera de ventana')]").await;
+        if row.is_err() {
+            // The worker may not have tried yet when the page first loaded.
+            b.go("/outbox").await?;
+        }
+        b.wait_xpath("//tr[@data-outbox and contains(., '131047')]").await?;
+        cloud.set_mode(support::standins::Mode::Ok);
+        b.click("tr[data-outbox] button.primary").await?;
+        b.until("the row leaves the list", "!document.querySelector('tr[data-outbox]')").await?;
+        ensure!(cloud.wait_for_accepted(1, Duration::from_secs(10)).await, "the retry reached the provider");
+        Ok(())
+    }))
+    .await;
+}
+
 /// Replaces the flow editor's JSON like a paste would.
 async fn set_flow_json(b: &Browser, f: &str) -> Result<()> {
     b.js(
@@ -770,7 +808,9 @@ async fn tour(b: &Browser, dir: &std::path::Path) -> Result<()> {
     ];
     for (path, ready, name) in extra {
         b.nav(path).await?;
-        b.click(ready).await.or_else(|_| Ok::<(), anyhow::Error>(()))?;
+        b.click(ready)
+            .await
+            .or_else(|_| Ok::<(), anyhow::Error>(()))?;
         b.wait(ready).await?;
         tokio::time::sleep(Duration::from_millis(400)).await;
         b.shot(&dir.join(format!("{name}-1280.png"))).await?;

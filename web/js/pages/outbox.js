@@ -6,8 +6,13 @@ import { useLoad, Loaded, Empty, useAction, toast } from '../ui.js';
 import { textOf } from '../content.js';
 
 export function Outbox() {
-  const [status, setStatus] = useState('dead');
-  const list = useLoad(() => get('/api/outbox' + qs({ status, limit: 100 })), [status]);
+  const [status, setStatus] = useState('problems');
+  const list = useLoad(async () => {
+    if (status !== 'problems') return get('/api/outbox' + qs({ status, limit: 100 }));
+    // Dead letters (retries exhausted) and failures the provider called final, newest first.
+    const [dead, failed] = await Promise.all(['dead', 'failed'].map(s => get('/api/outbox' + qs({ status: s, limit: 100 }))));
+    return { items: [...dead.items, ...failed.items].sort((a, b) => b.id - a.id) };
+  }, [status]);
   const [busy, run] = useAction();
   const act = (m, action) => run(async () => {
     await post(`/api/outbox/${m.id}/${action}`);
@@ -20,7 +25,8 @@ export function Outbox() {
     <p class="muted">${t('outbox_help')}</p>
     <div class="toolbar"><div class="field"><label for="ob-status">${t('status')}</label>
       <select id="ob-status" value=${status} onChange=${e => setStatus(e.target.value)}>
-        ${['dead', 'failed', 'queued', 'sending', 'sent', 'discarded'].map(s => html`<option value=${s}>${s}</option>`)}</select></div></div>
+        <option value="problems">${t('ob_problems')}</option>
+        ${['dead', 'failed', 'queued', 'sending', 'sent', 'discarded'].map(s => html`<option value=${s}>${t('ob_' + s)}</option>`)}</select></div></div>
     <${Loaded} st=${list} what="/api/outbox">${() => !items.length ? html`<div class="panel"><${Empty}>${t('outbox_empty')}<//></div>` : html`
       <div class="table-wrap"><table><thead><tr><th>${t('to')}</th><th>${t('message')}</th><th class="right">${t('attempts')}</th><th>${t('last_error')}</th><th class="hide-sm">${t('created')}</th><th></th></tr></thead>
       <tbody>${items.map(m => html`<tr data-outbox=${m.id}><td class="nowrap">${m.to}</td><td>${textOf(m.content)}</td><td class="right">${m.attempts}</td>
