@@ -392,6 +392,11 @@ async fn switching_the_language_changes_the_texts_and_is_remembered() {
             );
             b.login(email, pw).await?;
             ensure!(b.text("[data-nav='/orders']").await?.contains("Orders"));
+            let money_en = kpi(b, "revenue").await?;
+            ensure!(
+                money_en.starts_with("PEN"),
+                "English formats soles as {money_en}"
+            );
             b.wait("#lang").await?.select_by_value("es").await?;
             b.until(
                 "Spanish nav",
@@ -399,6 +404,11 @@ async fn switching_the_language_changes_the_texts_and_is_remembered() {
             )
             .await?;
             ensure!(b.js("return document.documentElement.lang", vec![]).await? == json!("es"));
+            let money_es = kpi(b, "revenue").await?;
+            ensure!(
+                money_es.starts_with("S/"),
+                "Spanish (es-PE) formats soles as {money_es}"
+            );
             b.go("/orders").await?;
             b.wait("[data-nav='/orders']").await?;
             ensure!(
@@ -763,6 +773,14 @@ async fn flow_errors_show_at_their_node_and_publish_and_rollback_make_versions()
         b.until("version 3 is live", "document.querySelector('h1').textContent.includes('v3')").await?;
         b.click("#tab-editor").await?;
         b.until("the draft is version 1 again", "!document.querySelector('#flow-json').value.includes('Hola de nuevo')").await?;
+
+        // A new flow starts from the example, which the API accepts as it is.
+        b.nav("/flows").await?;
+        b.click("#new-flow").await?;
+        b.fill(".dialog input", "Promociones").await?;
+        b.click(".dialog button.primary").await?;
+        b.until("the new flow opens", "document.querySelector('h1') && document.querySelector('h1').textContent.includes('Promociones')").await?;
+        b.wait("#flow-nodes li[data-node=menu]").await?;
         Ok(())
     }))
     .await;

@@ -1,5 +1,5 @@
 // The dashboard shell: login, navigation, language switch and lazily loaded pages.
-import { html, render, useState, useEffect } from './lib.js';
+import { html, render, useState, useEffect, Component } from './lib.js';
 import { t, getLang, setLang, setTenant } from './i18n.js';
 import { api, getSession, setSession, onSession } from './api.js';
 import { Link, navigate, Toasts, Loading, Problem, useInterval } from './ui.js';
@@ -105,6 +105,14 @@ function LangSwitch({ onLang }) {
     </select></label>`;
 }
 
+/** A page that throws while rendering shows the error instead of blanking the app. */
+class Boundary extends Component {
+  constructor() { super(); this.state = { error: null }; }
+  static getDerivedStateFromError(error) { return { error }; }
+  componentDidUpdate(prev) { if (prev.path !== this.props.path && this.state.error) this.setState({ error: null }); }
+  render() { return this.state.error ? html`<${Problem} error=${this.state.error} />` : this.props.children; }
+}
+
 function Page({ route }) {
   const [mod, setMod] = useState(null);
   const [err, setErr] = useState(null);
@@ -159,7 +167,7 @@ function Shell({ path, onLang }) {
         <button onClick=${logout}>${t('logout')}</button>
       </header>
       <main class="content" id="content" tabindex="-1">
-        ${route ? html`<${Page} route=${route} />` : html`<h1>404</h1><p><${Link} href="/">${t('nav_overview')}<//></p>`}
+        ${route ? html`<${Boundary} path=${path}><${Page} route=${route} /><//>` : html`<h1>404</h1><p><${Link} href="/">${t('nav_overview')}<//></p>`}
       </main>
     </div>
     <div class="scrim" hidden=${!open} onClick=${() => setOpen(false)}></div>

@@ -111,7 +111,7 @@ export function Flows() {
   const [creating, setCreating] = useState(false);
   return html`<div>
     <div class="spread"><h1>${t('nav_flows')}</h1>
-      ${current && html`<button class="primary" onClick=${() => setCreating(true)}>+ ${t('new_flow')}</button>`}</div>
+      ${current && html`<button class="primary" id="new-flow" onClick=${() => setCreating(true)}>+ ${t('new_flow')}</button>`}</div>
     <${Loaded} st=${bots} what="/api/bots">${() => !list.length
       ? html`<div class="panel"><${Empty} title=${t('no_bots_sim')}><${Link} href="/bots">${t('new_bot')}<//><//></div>`
       : html`<div class="toolbar"><div class="field"><label for="flow-bot">${t('flows_pick_bot')}</label>
