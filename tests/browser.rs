@@ -194,6 +194,14 @@ mod kit {
             Ok(self.wait(css).await?.text().await?)
         }
 
+        pub async fn click_xpath(&self, xpath: &str) -> Result<()> {
+            self.wait_xpath(xpath)
+                .await?
+                .click()
+                .await
+                .with_context(|| format!("clicking {xpath}"))
+        }
+
         pub async fn find_none(&self, css: &str) -> Result<bool> {
             Ok(self.c.find_all(Locator::Css(css)).await?.is_empty())
         }
@@ -724,6 +732,57 @@ async fn a_message_the_provider_refused_can_be_retried_from_the_failed_messages_
         b.click("tr[data-outbox] button.primary").await?;
         b.until("the row leaves the list", "!document.querySelector('tr[data-outbox]')").await?;
         ensure!(cloud.wait_for_accepted(1, Duration::from_secs(10)).await, "the retry reached the provider");
+        Ok(())
+    }))
+    .await;
+}
+
+#[tokio::test]
+async fn an_owner_adds_a_user_an_api_key_a_seller_a_customer_and_business_hours() {
+    scenario("admin_forms", "es", |b, s, (email, pw)| Box::pin(async move {
+        b.go("/").await?;
+        b.login(email, pw).await?;
+
+        b.nav("/users").await?;
+        b.click("#content .spread button.primary").await?;
+        b.fill(".dialog input[type=email]", "agente@demo.local").await?;
+        b.fill(".dialog input[type=password]", "una clave bastante larga 2026").await?;
+        b.click(".dialog button.primary").await?;
+        b.wait_xpath("//td[contains(., 'agente@demo.local')]").await?;
+        b.click_xpath("//button[contains(., 'Nueva clave API')]").await?;
+        b.fill(".dialog input", "ERP").await?;
+        b.click(".dialog button.primary").await?;
+        let secret = b.wait(".dialog input[readonly]").await?.prop("value").await?.unwrap_or_default();
+        ensure!(secret.len() > 20, "the secret is shown once: {secret}");
+        b.click(".dialog button.primary").await?;
+        b.wait_xpath("//td[contains(., 'ERP')]").await?;
+
+        b.nav("/sellers").await?;
+        b.click("#content .spread button.primary").await?;
+        b.fill(".dialog [name=name]", "Rosa Vendedora").await?;
+        b.fill(".dialog [name=commission]", "5").await?;
+        b.click(".dialog button.primary").await?;
+        b.wait_xpath("//tr[contains(., 'Rosa Vendedora') and contains(., '5 %')]").await?;
+
+        b.nav("/customers").await?;
+        b.click("#content .spread button.primary").await?;
+        b.fill(".dialog [name=name]", "Carmen Cliente").await?;
+        b.fill(".dialog [name=phone]", "987 654 321").await?;
+        b.click(".dialog button.primary").await?;
+        b.wait_xpath("//tr[contains(., 'Carmen Cliente') and contains(., '+51987654321')]").await?;
+
+        b.nav("/settings").await?;
+        b.click("#shop-hours-enabled").await?;
+        b.click("#apply-hours").await?;
+        b.click("#settings-form button[type=submit]").await?;
+        b.until("saved", "document.querySelector('.toast') && document.querySelector('.toast').textContent.includes('Guardado')").await?;
+        let login = s.login(email, pw).await;
+        let token = login["access_token"].as_str().context("token")?;
+        let tenant: Value = s.get("/api/tenant", token).await.json().await?;
+        ensure!(tenant["settings"]["hours"]["enabled"] == json!(true), "shop hours saved: {tenant}");
+        let bots: Value = s.get("/api/bots", token).await.json().await?;
+        ensure!(bots[0]["settings"]["hours"]["schedule"]["monday"]["start"] == json!("09:00"), "copied to the bots: {bots}");
+        ensure!(bots[0]["primary"]["kind"] == json!("sandbox"), "the bot's channel is unchanged");
         Ok(())
     }))
     .await;

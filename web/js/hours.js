@@ -18,7 +18,7 @@ export function HoursEditor({ value, onChange, idp = 'h' }) {
   const day = (d, v) => set({ schedule: { ...h.schedule, [d]: v } });
   const span = d => (Array.isArray(h.schedule[d]) ? h.schedule[d][0] : h.schedule[d]);
   return html`<fieldset class="panel"><legend><strong>${t('business_hours')}</strong></legend>
-    <label class="check"><input type="checkbox" checked=${h.enabled} onChange=${e => set({ enabled: e.target.checked })} /> ${t('hours_enabled')}</label>
+    <label class="check"><input type="checkbox" id=${`${idp}-enabled`} checked=${h.enabled} onChange=${e => set({ enabled: e.target.checked })} /> ${t('hours_enabled')}</label>
     <div class="table-wrap"><table class="hours">
       <thead><tr><th>${t('day')}</th><th>${t('closed_day')}</th><th>${t('opens')}</th><th>${t('closes')}</th></tr></thead>
       <tbody>${DAYS.map(d => {

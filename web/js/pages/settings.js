@@ -45,7 +45,7 @@ function Form({ tenant, onSaved }) {
     </div>
     <p class="muted">${t('hours_note')}</p>
     <${HoursEditor} value=${hours} onChange=${setHours} idp="shop-hours" />
-    <label class="check"><input type="checkbox" checked=${applyBots} onChange=${e => setApplyBots(e.target.checked)} /> ${t('apply_hours_bots')}</label>
+    <label class="check"><input type="checkbox" id="apply-hours" checked=${applyBots} onChange=${e => setApplyBots(e.target.checked)} /> ${t('apply_hours_bots')}</label>
     <div class="row end"><button class="primary" type="submit" disabled=${busy}>${busy ? t('saving') : t('save')}</button></div>
   </form>`;
 }
