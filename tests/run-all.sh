@@ -20,10 +20,21 @@ fi
 # The package test builds a real .deb and checks its contents.
 command -v dpkg-deb >/dev/null && ! command -v cargo-deb >/dev/null && cargo install --locked cargo-deb
 
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
 if [ -f bridges/package.json ]; then
   echo "== bridges (npm test)"
-  (cd bridges && PUPPETEER_SKIP_DOWNLOAD=true npm ci --no-audit --no-fund && npm test)
+  (cd bridges && PUPPETEER_SKIP_DOWNLOAD=true npm ci --no-audit --no-fund && npm test) 2>&1 | tee "$logs/bridges.log"
 fi
 
 echo "== cargo test"
-cargo test --all-targets -- --test-threads="${TEST_THREADS:-4}"
+cargo test --all-targets -- --test-threads="${TEST_THREADS:-4}" 2>&1 | tee "$logs/cargo.log"
+
+# One closing line for everything that ran (node:test "# pass N", cargo "N passed; M failed").
+awk '
+  /^# pass [0-9]+/ { p += $3 }
+  /^# fail [0-9]+/ { f += $3 }
+  /^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+  END { printf "total: %d passed, %d failed\n", p, f; exit (f > 0) }
+' "$logs"/*.log
