@@ -164,6 +164,7 @@ const D = {
   live: ['live', 'en vivo'],
   offline: ['reconnecting…', 'reconectando…'],
   back: ['Back', 'Volver'],
+  earlier: ['Earlier messages', 'Mensajes anteriores'],
   // products
   products_empty: ['No products yet. Add one or import a CSV file.', 'Aún no hay productos. Agrega uno o importa un archivo CSV.'],
   new_product: ['New product', 'Nuevo producto'],

@@ -60,7 +60,17 @@ function useEvents(onEvent) {
 
 function Conversation({ id, onChanged }) {
   const conv = useLoad(() => get(`/api/conversations/${id}`), [id]);
-  const msgs = useLoad(async () => (await get(`/api/conversations/${id}/messages?limit=100`)).items.slice().reverse(), [id]);
+  // Newest page on load and on live events; "earlier" pages are kept in front of it.
+  const [older, setOlder] = useState({ items: [], before: undefined });
+  const msgs = useLoad(async () => {
+    const r = await get(`/api/conversations/${id}/messages?limit=100`);
+    setOlder(o => (o.before === undefined ? { items: [], before: r.next_before } : o));
+    return r.items.slice().reverse();
+  }, [id]);
+  const earlier = async () => {
+    const r = await get(`/api/conversations/${id}/messages` + qs({ limit: 100, before: older.before }));
+    setOlder(o => ({ items: [...r.items.slice().reverse(), ...o.items], before: r.next_before }));
+  };
   const [text, setText] = useState('');
   const [busy, run] = useAction();
   const author = useActor();
@@ -98,7 +108,8 @@ function Conversation({ id, onChanged }) {
       </div>`}
     </div>
     <div class="msgs" role="log" aria-live="polite" id="conv-log" ref=${box}>
-      <${Loaded} st=${msgs}>${() => msgs.data.map(m => html`<div class="bubble ${m.direction === 'out' ? 'out' : ''}">
+      ${older.before && html`<button class="small" onClick=${earlier}>${t('earlier')}</button>`}
+      <${Loaded} st=${msgs}>${() => [...older.items.filter(o => !msgs.data.some(m => m.id === o.id)), ...msgs.data].map(m => html`<div class="bubble ${m.direction === 'out' ? 'out' : ''}">
         <${ContentView} c=${m.content} />
         <div class="meta">${m.direction === 'out' && m.author ? `${author(m.author)} · ` : ''}${time(m.created_at)}${m.direction === 'out' ? ` · ${m.status}` : ''}${m.error ? ` · ${m.error}` : ''}</div>
       </div>`)}<//>
@@ -117,7 +128,16 @@ export function Inbox({ args }) {
   const [unread, setUnread] = useState(false);
   const [bot, setBot] = useState('');
   const bots = useLoad(() => get('/api/bots').catch(() => []), []);
-  const list = useLoad(() => get('/api/conversations' + qs({ status, bot, unread: unread ? 'true' : '' })), [status, unread, bot]);
+  const [pages, setPages] = useState({ items: [], before: null });
+  const list = useLoad(async () => {
+    const r = await get('/api/conversations' + qs({ status, bot, unread: unread ? 'true' : '' }));
+    setPages(p => (p.key === `${status}|${bot}|${unread}` ? p : { items: [], before: r.next_before, key: `${status}|${bot}|${unread}` }));
+    return r;
+  }, [status, unread, bot]);
+  const more = async () => {
+    const r = await get('/api/conversations' + qs({ status, bot, unread: unread ? 'true' : '', before: pages.before }));
+    setPages(p => ({ ...p, items: [...p.items, ...r.items], before: r.next_before }));
+  };
   const pending = useRef(null);
   const live = useEvents((kind, d) => {
     clearTimeout(pending.current);
@@ -125,7 +145,8 @@ export function Inbox({ args }) {
     const cid = d.conversation_id || d.id;
     if (selected && (cid === selected || kind === 'resync')) Conversation.reload?.();
   });
-  const items = list.data?.items || [];
+  const first = list.data?.items || [];
+  const items = [...first, ...pages.items.filter(c => !first.some(f => f.id === c.id))];
   return html`<div>
     <div class="spread"><h1>${t('nav_inbox')}</h1>
       <span class="muted small-text" id="live-state">${live ? '● ' + t('live') : '○ ' + t('offline')}</span></div>
@@ -149,7 +170,8 @@ export function Inbox({ args }) {
               <div class="top"><span class="name">${c.contact_name || c.contact_phone}</span><span class="muted small-text nowrap">${date(c.last_message_at, { timeStyle: 'short', dateStyle: 'short' })}</span></div>
               <div class="top"><span class="prev">${textOf(c.last_message_preview)}</span>
                 <span>${c.unread > 0 && html`<span class="unread" aria-label="unread">${c.unread}</span>`} <${Pill} kind=${c.status}>${t('st_' + c.status)}<//></span></div>
-            </button>`)}</div>`}<//>
+            </button>`)}</div>
+            ${pages.before && html`<p><button onClick=${more}>${t('more')}</button></p>`}`}<//>
       </div>
       <div>${selected ? html`<${Conversation} id=${selected} key=${selected} onChanged=${() => list.reload(true)} />` : html`<div class="panel hide-sm"><${Empty}>${t('pick_conversation')}<//></div>`}</div>
     </div>
