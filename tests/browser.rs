@@ -556,7 +556,7 @@ const UNLABELED: &str = "return [...document.querySelectorAll('#content input, #
     .map(e => e.outerHTML.slice(0, 100))";
 
 #[tokio::test]
-async fn every_page_opens_on_a_phone_without_script_errors_or_csp_violations() {
+async fn every_page_opens_on_desktop_and_phone_without_script_errors_or_csp_violations() {
     scenario("pages", "es", |b, s, (email, pw)| Box::pin(async move {
         // Some activity first, so the overview draws its charts too.
         let login = s.login(email, pw).await;
@@ -573,7 +573,6 @@ async fn every_page_opens_on_a_phone_without_script_errors_or_csp_violations() {
         b.click("form button[type=submit]").await?;
         ensure!(b.text("[role=alert]").await?.contains("contraseña"), "a wrong password is explained in Spanish");
         b.login(email, pw).await?;
-        b.viewport(375, 812).await?;
         b.js(
             "window.__problems = [];
              addEventListener('error', e => __problems.push('error: ' + e.message));
@@ -586,18 +585,21 @@ async fn every_page_opens_on_a_phone_without_script_errors_or_csp_violations() {
             "/", "/inbox", "/simulator", "/bots", "/flows", "/orders", "/products", "/customers",
             "/sellers", "/outbox", "/users", "/settings", "/errors",
         ];
-        for page in pages {
-            b.nav(page).await?;
-            b.until(&format!("{page} renders"), "document.querySelector('#content h1') && !document.querySelector('#content [role=status].muted')").await?;
-            b.until(&format!("{page} loaded"), "!document.querySelector('#content p.muted[role=status]')").await?;
-            let problems = b.js("return __problems", vec![]).await?;
-            ensure!(problems == json!([]), "{page}: {problems}");
-            let alerts = b.js("return [...document.querySelectorAll('#content .notice.error')].map(e => e.textContent)", vec![]).await?;
-            ensure!(alerts == json!([]), "{page} shows an error: {alerts}");
-            let unlabeled = b.js(UNLABELED, vec![]).await?;
-            ensure!(unlabeled == json!([]), "{page}: controls without a label: {unlabeled}");
-            let wide = b.js("return document.documentElement.scrollWidth - innerWidth", vec![]).await?;
-            ensure!(wide.as_i64().unwrap_or(0) <= 0, "{page} scrolls sideways at 375 px by {wide} px");
+        for (w, h) in [(1280, 900), (375, 812)] {
+            b.viewport(w, h).await?;
+            for page in pages {
+                b.nav(page).await?;
+                b.until(&format!("{page} renders"), "document.querySelector('#content h1')").await?;
+                b.until(&format!("{page} loaded"), "!document.querySelector('#content p.muted[role=status]')").await?;
+                let problems = b.js("return __problems", vec![]).await?;
+                ensure!(problems == json!([]), "{page}: {problems}");
+                let alerts = b.js("return [...document.querySelectorAll('#content .notice.error')].map(e => e.textContent)", vec![]).await?;
+                ensure!(alerts == json!([]), "{page} shows an error: {alerts}");
+                let unlabeled = b.js(UNLABELED, vec![]).await?;
+                ensure!(unlabeled == json!([]), "{page}: controls without a label: {unlabeled}");
+                let wide = b.js("return document.documentElement.scrollWidth - document.documentElement.clientWidth", vec![]).await?;
+                ensure!(wide.as_i64().unwrap_or(0) <= 0, "{page} scrolls sideways at {w} px by {wide} px");
+            }
         }
         // The bot editor with a fallback channel of every kind opens and closes.
         b.nav("/bots").await?;
