@@ -152,6 +152,13 @@ export function useActor() {
 /** Keeps a scrolled box pinned to its end when `dep` changes (without scrolling the page). */
 export function useStickToEnd(dep) {
   const ref = useRef();
-  useEffect(() => { const el = ref.current; if (el) el.scrollTop = el.scrollHeight; }, [dep]);
+  useEffect(() => {
+    const pin = () => { const el = ref.current; if (el) el.scrollTop = el.scrollHeight; };
+    pin();
+    // Again once fonts, emoji and late renders have their size.
+    requestAnimationFrame(pin);
+    const timer = setTimeout(pin, 150);
+    return () => clearTimeout(timer);
+  }, [dep]);
   return ref;
 }
