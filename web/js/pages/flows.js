@@ -1,6 +1,6 @@
 // Flows: list per bot; JSON editor with the API's validation errors shown at each node,
 // a read-only graph, publish, versions and rollback.
-import { html, useState, useMemo } from '../lib.js';
+import { html, useState, useMemo, useEffect } from '../lib.js';
 import { t, date } from '../i18n.js';
 import { get, post, put, del, ApiError } from '../api.js';
 import { useLoad, Loaded, Empty, Pill, Link, navigate, useAction, toast, fail, Modal, Field } from '../ui.js';
@@ -166,6 +166,8 @@ export function FlowEditor({ args: [bot, id] }) {
   const [isDefault, setIsDefault] = useState(null);
   const [errs, setErrs] = useState({ nodes: {}, general: [] });
   const [busy, run] = useAction();
+  // Another flow opened in the same editor: drop the unsaved edits of the previous one.
+  useEffect(() => { setText(null); setName(null); setIsDefault(null); setErrs({ nodes: {}, general: [] }); }, [bot, id]);
   const f = flow.data;
   const src = text ?? (f ? JSON.stringify(readable(f.draft), null, 2) : '');
   const parsed = useMemo(() => { try { return { def: JSON.parse(src) }; } catch (e) { return { error: e.message }; } }, [src]);
