@@ -539,7 +539,7 @@ async fn a_product_bought_in_the_simulator_reaches_orders_inbox_and_kpis() {
         // After a rollup pass the charts draw the day's messages, orders and revenue.
         dashoffice::analytics::rollup::run(&s.state.db, chrono::Utc::now(), 30).await?;
         b.go("/").await?;
-        b.until("three charts drawn", "document.querySelectorAll('.chart .uplot').length >= 3").await?;
+        b.until("all four charts drawn", "document.querySelectorAll('.chart .uplot').length === 4").await?;
 
         if let Ok(dir) = std::env::var("DASHOFFICE_SCREENSHOTS") {
             tour(b, std::path::Path::new(&dir)).await?;

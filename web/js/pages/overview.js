@@ -45,7 +45,7 @@ function Chart({ title, series, points, grain, fmt, bars }) {
       plot = new uPlot({
         width: width(), height: 200,
         series: [
-          { label: ' ', value: (u, v) => (v == null ? '' : full.format(new Date(v * 1000))) },
+          { label: t('when'), value: (u, v) => (v == null ? '' : full.format(new Date(v * 1000))) },
           ...series.map((label, i) => ({
             label, stroke: colors[i], width: 2, fill: bars ? colors[i] + '55' : undefined,
             paths: bars ? uPlot.paths.bars({ size: [0.6, 40] }) : undefined,
@@ -53,7 +53,7 @@ function Chart({ title, series, points, grain, fmt, bars }) {
           })),
         ],
         axes: [
-          { ...axis, space: 70, values: (u, vals) => vals.map(v => dfmt.format(new Date(v * 1000))) },
+          { ...axis, space: 70, ...(grain === 'day' || days > 2 ? { incrs: [86400, 2 * 86400, 7 * 86400, 14 * 86400, 30 * 86400] } : {}), values: (u, vals) => vals.map(v => dfmt.format(new Date(v * 1000))) },
           { ...axis, size: 64, space: 30, values: (u, vals) => vals.map(v => (fmt ? fmt(v) : num(v))) },
         ],
         legend: { live: true },
@@ -92,7 +92,7 @@ export function Overview() {
   const series = async (metric, bucket) => (await get('/api/analytics/timeseries' + qs({ metric, bucket, range }))).points;
   const charts = useLoad(async () => {
     const [inn, out, orders, revenue, resp] = await Promise.all([
-      series('messages_in', grain), series('messages_out', grain),
+      series('message_in', grain), series('message_out', grain),
       series(`orders.${cur}`, 'day'), series(`revenue_minor.${cur}`, 'day'), series('response_ms_avg', grain),
     ]);
     const x = p => Math.floor(Date.parse(p.bucket) / 1000);
