@@ -87,7 +87,7 @@ async fn timeseries(
     if !metric_ok {
         return Err(AppError::field(
             "metric",
-            "a rollup metric such as messages_in, revenue_minor.PEN or response_ms_avg",
+            "a rollup metric such as message_in, message_out, revenue_minor.PEN or response_ms_avg",
         ));
     }
     let (from, to) = range(q.range.as_deref(), q.from.as_deref(), q.to.as_deref())?;
