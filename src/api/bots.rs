@@ -143,7 +143,12 @@ async fn list(
     Ok(Json(bots.iter().map(|b| b.to_api(&base)).collect()))
 }
 
-async fn load(state: &AppState, tenant: crate::ids::TenantId, id: BotId) -> AppResult<Bot> {
+/// The caller's tenant's bot, or 404.
+pub(super) async fn load(
+    state: &AppState,
+    tenant: crate::ids::TenantId,
+    id: BotId,
+) -> AppResult<Bot> {
     let key = state.seal_key;
     state
         .db

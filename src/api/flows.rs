@@ -31,13 +31,7 @@ pub fn routes() -> Router<AppState> {
 /// The bot must belong to the caller's tenant.
 async fn bot_of(state: &AppState, auth: &Auth, bot: &str) -> AppResult<BotId> {
     let id = super::bots::parse_bot_id(bot)?;
-    let (tenant, key) = (auth.tenant, state.seal_key);
-    state
-        .db
-        .read(move |c| crate::bots::get(c, &key, tenant, id))
-        .await?
-        .map(|b| b.id)
-        .ok_or(AppError::NotFound("bot"))
+    Ok(super::bots::load(state, auth.tenant, id).await?.id)
 }
 
 #[derive(Deserialize)]

@@ -40,13 +40,7 @@ async fn say(
     Path(bot): Path<String>,
     ApiJson(body): ApiJson<SayBody>,
 ) -> AppResult<Json<Value>> {
-    let id = super::bots::parse_bot_id(&bot)?;
-    let (tenant, key) = (auth.tenant, state.seal_key);
-    let bot = state
-        .db
-        .read(move |c| crate::bots::get(c, &key, tenant, id))
-        .await?
-        .ok_or(AppError::NotFound("bot"))?;
+    let bot = super::bots::load(&state, auth.tenant, super::bots::parse_bot_id(&bot)?).await?;
     let content = match (&body.text, &body.button_id) {
         (_, Some(bid)) => Inbound::ButtonReply {
             id: bid.clone(),
@@ -142,13 +136,8 @@ async fn reset(
     Require(auth, ..): Require<Agent>,
     Path(bot): Path<String>,
 ) -> AppResult<Json<Value>> {
-    let id = super::bots::parse_bot_id(&bot)?;
-    let (tenant, key) = (auth.tenant, state.seal_key);
-    let bot = state
-        .db
-        .read(move |c| crate::bots::get(c, &key, tenant, id))
-        .await?
-        .ok_or(AppError::NotFound("bot"))?;
+    let bot = super::bots::load(&state, auth.tenant, super::bots::parse_bot_id(&bot)?).await?;
+    let tenant = auth.tenant;
     let conv = state
         .db
         .write(move |c| {
