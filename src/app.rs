@@ -36,6 +36,8 @@ pub struct Inner {
     pub media_dir: PathBuf,
     /// Key for provider secrets at rest.
     pub seal_key: [u8; 32],
+    /// Key for signed media URLs (derived from the data-dir key).
+    pub media_key: [u8; 32],
     pub started: Instant,
     pub metrics: PrometheusHandle,
     pub http: reqwest::Client,
@@ -204,6 +206,14 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         data_dir: data_dir.root().to_path_buf(),
         media_dir: data_dir.media_dir(),
         seal_key: data_dir.seal_key(),
+        media_key: {
+            use sha2::Digest;
+            sha2::Sha256::new()
+                .chain_update(data_dir.jwt_key())
+                .chain_update(b"media-urls")
+                .finalize()
+                .into()
+        },
         started: Instant::now(),
         metrics: crate::telemetry::metrics_handle(),
         registry: crate::bots::registry::Registry::new(

@@ -921,4 +921,41 @@ async fn inbound_media_is_downloaded_into_the_media_directory() {
     let local = local.expect("the media was downloaded");
     let bytes = std::fs::read(s.dir.path().join("media").join(&local)).unwrap();
     assert_eq!(bytes, b"fake jpeg 777");
+
+    // The inbox gets a short-lived signed URL an <img> can load without a header.
+    let convs: Value = s
+        .get("/api/conversations", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let conv = convs["items"][0]["id"].as_str().unwrap();
+    let msgs: Value = s
+        .get(&format!("/api/conversations/{conv}/messages"), &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let url = msgs["items"][0]["content"]["url"]
+        .as_str()
+        .expect("a signed media url")
+        .to_string();
+    let res = s.http.get(s.url(&url)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/jpeg");
+    assert_eq!(res.bytes().await.unwrap().as_ref(), b"fake jpeg 777");
+    let tampered = url.replace("sig=", "sig=0");
+    assert_eq!(
+        s.http.get(s.url(&tampered)).send().await.unwrap().status(),
+        404
+    );
+    let unsigned = url.split('?').next().unwrap().to_string();
+    assert!(s
+        .http
+        .get(s.url(&unsigned))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_client_error());
 }

@@ -133,10 +133,17 @@ async fn messages(
     let id = parse_id(&id)?;
     load(&state, &auth, id).await?;
     let (tenant, limit) = (auth.tenant, q.limit.unwrap_or(50).clamp(1, 200));
-    let items = state
+    let mut items = state
         .db
         .read(move |c| store::messages(c, tenant, id, q.before, limit))
         .await?;
+    // Downloaded media gets a short-lived signed URL the dashboard can show.
+    for m in &mut items {
+        let local = m.content["local_path"].as_str().map(str::to_string);
+        if let Some(url) = local.and_then(|l| super::media::signed_url(&state, &l)) {
+            m.content["url"] = url.into();
+        }
+    }
     let next = (items.len() as u32 == limit)
         .then(|| items.last().map(|m| m.id))
         .flatten();

@@ -12,6 +12,7 @@ mod customers;
 mod flows;
 mod health;
 pub mod json;
+mod media;
 pub mod openapi;
 mod orders;
 mod outbox;
@@ -81,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", api)
         .merge(health::routes())
         .merge(webhooks::routes())
+        .merge(media::routes())
         .fallback(|req: Request| crate::web::serve(req, not_found))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(

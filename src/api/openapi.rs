@@ -435,6 +435,7 @@ pub const PLAIN_ROUTES: &[(&str, &str, &str, &str, &str)] = &[
     ("post", "/api/admin/errors/seen", "admin", "Mark errors as seen (admin)", "200"),
     ("get", "/api/admin/incidents", "admin", "Open and recent incidents (admin)", "200"),
     ("post", "/api/admin/incidents/{id}/resolve", "admin", "Resolve an incident by hand (admin)", "200"),
+    ("get", "/media/{name}", "conversations", "A received media file by its signed URL (from the messages API)", "200"),
 ];
 
 /// Hand-documented routes that need no token.
@@ -447,6 +448,7 @@ const PUBLIC: &[&str] = &[
     "/webhooks/twilio/{bot}",
     "/webhooks/evolution/{bot}/{token}",
     "/webhooks/bridge/{bot}",
+    "/media/{name}",
 ];
 
 /// The OpenAPI document (this one); no auth.
