@@ -28,9 +28,18 @@ async fn a_flapping_rate_limiting_hanging_provider_loses_nothing() {
     let http = http();
     let (mut child, base0) = start(
         dir.path(),
-        &[("DASHOFFICE_OUTBOX__SEND_TIMEOUT_MS", "300"), ("DASHOFFICE_OUTBOX__MAX_ATTEMPTS", "8")],
+        &[
+            ("DASHOFFICE_OUTBOX__SEND_TIMEOUT_MS", "300"),
+            ("DASHOFFICE_OUTBOX__MAX_ATTEMPTS", "8"),
+        ],
     );
-    let (_token, bot) = setup_bot(&http, &base0, &standin, serde_json::from_str(ECHO_FLOW).unwrap()).await;
+    let (_token, bot) = setup_bot(
+        &http,
+        &base0,
+        &standin,
+        serde_json::from_str(ECHO_FLOW).unwrap(),
+    )
+    .await;
     let base = Arc::new(RwLock::new(base0));
 
     let mut customers = vec![];
@@ -66,15 +75,25 @@ async fn a_flapping_rate_limiting_hanging_provider_loses_nothing() {
 
     let h = read_history(dir.path());
     let dups = h.assert_exactly_once((CONTACTS * MESSAGES) as i64, &standin);
-    assert_eq!(h.replies_decided, (CONTACTS * MESSAGES) as i64, "one echo per message");
+    assert_eq!(
+        h.replies_decided,
+        (CONTACTS * MESSAGES) as i64,
+        "one echo per message"
+    );
     // Nothing invented: every accepted body is one of the decided replies.
     let decided: HashSet<String> = (0..CONTACTS)
         .flat_map(|c| (0..MESSAGES).map(move |m| format!("eco c{c}-m{m}")))
         .collect();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for a in standin.accepted() {
-        let text = a.body["text"]["body"].as_str().unwrap_or_default().to_string();
-        assert!(decided.contains(&text), "the provider got a reply nobody decided: {text}");
+        let text = a.body["text"]["body"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            decided.contains(&text),
+            "the provider got a reply nobody decided: {text}"
+        );
         *seen.entry(text).or_default() += 1;
     }
     let sent = h.outbox_by_status.get("sent").copied().unwrap_or(0);
@@ -82,12 +101,20 @@ async fn a_flapping_rate_limiting_hanging_provider_loses_nothing() {
     let failed = h.outbox_by_status.get("failed").copied().unwrap_or(0);
     assert_eq!(sent + dead + failed, h.replies_decided);
     // Every reply not dead-lettered reached the provider.
-    assert!(seen.len() as i64 >= sent, "{} distinct accepted < {sent} sent", seen.len());
+    assert!(
+        seen.len() as i64 >= sent,
+        "{} distinct accepted < {sent} sent",
+        seen.len()
+    );
     assert_redb_opens(dir.path());
     let errors: Value = {
         let db = rusqlite::Connection::open(dir.path().join("dashoffice.sqlite")).unwrap();
         let mut st = db.prepare("SELECT COALESCE(last_error_code, '?'), COUNT(*) FROM outbox WHERE status != 'sent' GROUP BY 1").unwrap();
-        let rows: Vec<(String, i64)> = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect();
+        let rows: Vec<(String, i64)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
         serde_json::json!(rows)
     };
     println!(

@@ -61,7 +61,12 @@ async fn post_once(http: &reqwest::Client, base: &str, bot: &str, body: Vec<u8>)
         .await
     {
         Ok(r) => {
-            let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            let ct = r
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
             (r.status().as_u16(), ct)
         }
         Err(_) => (0, String::new()),
@@ -82,12 +87,24 @@ async fn a_full_disk_gives_clear_errors_no_corruption_and_recovers() {
     let standin = Arc::new(CloudStandIn::start(TOKEN, true).await.unwrap());
     let http = http();
     let (mut child, base) = start(&dir, &[]);
-    let (_token, bot) = setup_bot(&http, &base, &standin, serde_json::from_str(ECHO_FLOW).unwrap()).await;
+    let (_token, bot) = setup_bot(
+        &http,
+        &base,
+        &standin,
+        serde_json::from_str(ECHO_FLOW).unwrap(),
+    )
+    .await;
     let shared_base = Arc::new(RwLock::new(base.clone()));
 
     // Before: works.
     for i in 0..20 {
-        deliver(&http, &shared_base, &bot, webhook("51985000001", &format!("wamid.pre{i}"), &format!("pre{i}"))).await;
+        deliver(
+            &http,
+            &shared_base,
+            &bot,
+            webhook("51985000001", &format!("wamid.pre{i}"), &format!("pre{i}")),
+        )
+        .await;
     }
     assert!(settle(&dir, Duration::from_secs(20)).await);
 
@@ -102,24 +119,50 @@ async fn a_full_disk_gives_clear_errors_no_corruption_and_recovers() {
         let (status, ct) = post_once(&http, &base, &bot, body.clone()).await;
         *statuses.entry(status).or_insert(0) += 1;
         if !(200..300).contains(&status) {
-            assert!(status >= 500, "a full disk is a server-side, retriable failure, got {status}");
-            assert!(ct.starts_with("application/problem+json"), "clear error body, got {ct:?}");
+            assert!(
+                status >= 500,
+                "a full disk is a server-side, retriable failure, got {status}"
+            );
+            assert!(
+                ct.starts_with("application/problem+json"),
+                "clear error body, got {ct:?}"
+            );
             refused.push(body);
         }
     }
-    let health = http.get(format!("{base}/health")).send().await.map(|r| r.status().as_u16()).unwrap_or(0);
-    assert!(!refused.is_empty(), "with {filled} bytes of filler nothing was refused: {statuses:?}");
-    assert!(child.try_wait().unwrap().is_none(), "the server survives a full disk");
+    let health = http
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0);
+    assert!(
+        !refused.is_empty(),
+        "with {filled} bytes of filler nothing was refused: {statuses:?}"
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the server survives a full disk"
+    );
 
     // Space returns; the provider redelivers; the same process recovers.
     std::fs::remove_file(&filler).unwrap();
     for i in 0..200 {
         let phone = format!("5198500{:04}", i % 20);
-        deliver(&http, &shared_base, &bot, webhook(&phone, &format!("wamid.full{i}"), &format!("full{i}"))).await;
+        deliver(
+            &http,
+            &shared_base,
+            &bot,
+            webhook(&phone, &format!("wamid.full{i}"), &format!("full{i}")),
+        )
+        .await;
     }
     let settled = settle(&dir, Duration::from_secs(40)).await;
     stop(&mut child);
-    assert!(settled, "the pipeline drains after space returns (without a restart)");
+    assert!(
+        settled,
+        "the pipeline drains after space returns (without a restart)"
+    );
 
     let h = read_history(&dir);
     let dups = h.assert_exactly_once(220, &standin);

@@ -44,14 +44,23 @@ fn envelope(phone: &str, seq: usize, message: Value) -> Vec<u8> {
 }
 
 /// Walks one customer through the purchase, each message after the bot answered.
-async fn customer(http: reqwest::Client, base: Arc<RwLock<String>>, bot: String, standin: Arc<CloudStandIn>, product: String, n: usize) -> u32 {
+async fn customer(
+    http: reqwest::Client,
+    base: Arc<RwLock<String>>,
+    bot: String,
+    standin: Arc<CloudStandIn>,
+    product: String,
+    n: usize,
+) -> u32 {
     let phone = format!("51987{n:06}");
     let to = format!("+{phone}");
     let mut redeliveries = 0;
     for (seq, msg) in script(&product, n).into_iter().enumerate() {
         let before = standin.count_for(&to);
         redeliveries += deliver(&http, &base, &bot, envelope(&phone, seq, msg)).await - 1;
-        let got = standin.wait_for(&to, before + 1, Duration::from_secs(60)).await;
+        let got = standin
+            .wait_for(&to, before + 1, Duration::from_secs(60))
+            .await;
         assert!(got.is_some(), "customer {n} got no answer to step {seq}");
     }
     redeliveries
@@ -67,21 +76,44 @@ async fn purchases_survive_twenty_sigkills_exactly_once() {
     let (child, base0) = start(dir.path(), &[]);
     let (token, bot) = setup_bot(&http, &base0, &standin, demo_flow()).await;
     let product: Value = http
-        .post(format!("{base0}/api/products")).bearer_auth(&token)
+        .post(format!("{base0}/api/products"))
+        .bearer_auth(&token)
         .json(&json!({"sku": "TAZA-1", "name": "Taza", "price_minor": 1500, "category": "Pruebas"}))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let product = product["id"].as_str().expect("product").to_string();
     let base = Arc::new(RwLock::new(base0));
 
     // A reference customer with no crash: what an uninterrupted purchase looks like.
-    customer(http.clone(), base.clone(), bot.clone(), standin.clone(), product.clone(), 999_999).await;
+    customer(
+        http.clone(),
+        base.clone(),
+        bot.clone(),
+        standin.clone(),
+        product.clone(),
+        999_999,
+    )
+    .await;
     let reference = standin.count_for("+51987999999") as i64;
-    assert!(reference >= 10, "a purchase has at least 10 replies, got {reference}");
+    assert!(
+        reference >= 10,
+        "a purchase has at least 10 replies, got {reference}"
+    );
 
     let child = Arc::new(Mutex::new(child));
     let mut drivers = vec![];
     for n in 0..CUSTOMERS {
-        let (http, base, bot, standin, product) = (http.clone(), base.clone(), bot.clone(), standin.clone(), product.clone());
+        let (http, base, bot, standin, product) = (
+            http.clone(),
+            base.clone(),
+            bot.clone(),
+            standin.clone(),
+            product.clone(),
+        );
         drivers.push(tokio::spawn(async move {
             // Customers arrive spread over the run, so kills hit every phase.
             tokio::time::sleep(Duration::from_millis((n as u64 % 20) * 150)).await;
@@ -107,18 +139,31 @@ async fn purchases_survive_twenty_sigkills_exactly_once() {
     for d in drivers {
         redeliveries += d.await.unwrap();
     }
-    assert!(settle(dir.path(), Duration::from_secs(30)).await, "the pipeline settles");
+    assert!(
+        settle(dir.path(), Duration::from_secs(30)).await,
+        "the pipeline settles"
+    );
     stop(&mut child.lock().unwrap());
 
     let h = read_history(dir.path());
     let dups = h.assert_exactly_once(((CUSTOMERS + 1) * 8) as i64, &standin);
     assert_eq!(h.replies_per_contact.len(), CUSTOMERS + 1);
     for (phone, n) in &h.replies_per_contact {
-        assert_eq!(*n, reference, "{phone} got {n} replies; an uninterrupted purchase has {reference}");
+        assert_eq!(
+            *n, reference,
+            "{phone} got {n} replies; an uninterrupted purchase has {reference}"
+        );
     }
     assert_eq!(h.replies_decided, reference * (CUSTOMERS as i64 + 1));
-    assert_eq!((h.orders, h.order_customers), (CUSTOMERS as i64 + 1, CUSTOMERS as i64 + 1), "one order per customer");
-    assert!(dups <= ROUNDS * OUTBOX_CONCURRENCY, "{dups} duplicates > in-flight sends at {ROUNDS} kills");
+    assert_eq!(
+        (h.orders, h.order_customers),
+        (CUSTOMERS as i64 + 1, CUSTOMERS as i64 + 1),
+        "one order per customer"
+    );
+    assert!(
+        dups <= ROUNDS * OUTBOX_CONCURRENCY,
+        "{dups} duplicates > in-flight sends at {ROUNDS} kills"
+    );
     assert_redb_opens(dir.path());
     println!(
         "{ROUNDS} SIGKILLs: {} replies decided, {} accepted by the provider, {dups} resent (at-least-once window), \

@@ -130,21 +130,27 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Bench configuration: defaults everywhere (durability included), except the per-bot send
-/// pacing and the per-tenant API limit, which would otherwise be what is measured.
-pub fn bench_config(data_dir: &Path) -> Config {
-    let mut c = Config {
-        data_dir: data_dir.to_path_buf(),
-        listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        log_level: "warn".into(),
-        api_rate_limit_per_min: 1_000_000_000,
-        ..Config::default()
-    };
-    c.outbox.rate_per_min = 1_000_000_000;
-    c.outbox.rate_burst = 1_000_000;
-    c
+/// Bench configuration: what `serve` would run here (defaults < dashoffice.toml <
+/// `DASHOFFICE_*`), durability included, except that the per-bot send pacing and the
+/// per-tenant API limit are lifted unless set explicitly: otherwise they are what is measured.
+pub fn bench_config(data_dir: &Path) -> anyhow::Result<Config> {
+    let mut env: Vec<(String, String)> = std::env::vars().collect();
+    for (k, v) in bench_env() {
+        if !env.iter().any(|(e, _)| e == k) {
+            env.push((k.to_string(), v.to_string()));
+        }
+    }
+    Ok(Config::load(
+        None,
+        env,
+        &crate::config::Overrides {
+            data_dir: Some(data_dir.to_path_buf()),
+            listen: Some("127.0.0.1:0".into()),
+        },
+    )?)
 }
 
+/// What the bench changes from the defaults (also given to the spawned binaries).
 fn bench_env() -> Vec<(&'static str, &'static str)> {
     vec![
         ("DASHOFFICE_LOG_LEVEL", "warn"),
@@ -157,10 +163,14 @@ fn bench_env() -> Vec<(&'static str, &'static str)> {
 async fn run_in(root: &Path, plan: Plan) -> anyhow::Result<Value> {
     let standin = Arc::new(CloudStandIn::start(TOKEN, false).await?);
     let data = root.join("data");
-    let config = bench_config(&data);
+    let config = bench_config(&data)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let app = crate::build(config.clone()).await?;
+    eprintln!(
+        "bench: outbox.concurrency={}, read_pool_size={}",
+        config.outbox.concurrency, config.read_pool_size
+    );
     let state = app.state.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.serve(listener, async move {
@@ -196,7 +206,8 @@ async fn run_in(root: &Path, plan: Plan) -> anyhow::Result<Value> {
         "bench: inbound -> reply, {} bots x {} contacts x {} steps, {} at once",
         plan.bots, plan.contacts_per_bot, plan.steps, plan.concurrency
     );
-    let inbound = inbound_to_reply(&http, &base, &standin, &targets, plan).await?;
+    let mut inbound = inbound_to_reply(&http, &base, &standin, &targets, plan).await?;
+    inbound["where_time_goes"] = timing_spans(&state.metrics.render());
 
     // b. REST reads
     eprintln!("bench: REST reads, 64 connections, {} s", plan.rest_secs);
@@ -225,15 +236,39 @@ async fn run_in(root: &Path, plan: Plan) -> anyhow::Result<Value> {
 
     let exe = std::env::current_exe()?;
     let empty = root.join("empty");
-    let (mut child, _, cold_empty) = spawn_server(&exe, &empty).await?;
+    let (mut child, _, cold_empty) = spawn_server(&exe, &empty, &[]).await?;
     stop_child(&mut child).await;
-    let (mut child, child_base, cold_loaded) = spawn_server(&exe, &data).await?;
-    let rss_idle = rss_kb(child.id());
-    eprintln!("bench: warming every bot once (a message from a contact with a session)");
-    let warm = warm_bots(&http, &child_base, &standin, &mem_targets, &session_phones).await;
-    let rss_warm = rss_kb(child.id());
-    stop_child(&mut child).await;
-    warm?;
+    // The default configuration first, then two variants that show where memory goes.
+    let variants: [(&str, &[(&str, &str)]); 3] = [
+        ("default", &[]),
+        ("read_pool_size=2", &[("DASHOFFICE_READ_POOL_SIZE", "2")]),
+        ("MALLOC_ARENA_MAX=2", &[("MALLOC_ARENA_MAX", "2")]),
+    ];
+    let mut memory_runs = vec![];
+    let mut cold_loaded = Duration::ZERO;
+    for (round, (name, env)) in variants.iter().enumerate() {
+        let (mut child, child_base, cold) = spawn_server(&exe, &data, env).await?;
+        if round == 0 {
+            cold_loaded = cold;
+        }
+        let rss_idle = rss_kb(child.id());
+        eprintln!("bench: memory ({name}): warming every bot once (a message from a contact with a session)");
+        let warm = warm_bots(
+            &http,
+            &child_base,
+            &standin,
+            &mem_targets,
+            &session_phones,
+            round,
+        )
+        .await;
+        let rss_warm = rss_kb(child.id());
+        stop_child(&mut child).await;
+        warm?;
+        memory_runs.push(json!({"variant": name,
+            "rss_mb_after_start": rss_idle.map(|k| round2(k as f64 / 1024.0)),
+            "rss_mb_after_every_bot_answered": rss_warm.map(|k| round2(k as f64 / 1024.0))}));
+    }
 
     let machine = machine();
     let (ours, row, group) = (
@@ -244,8 +279,10 @@ async fn run_in(root: &Path, plan: Plan) -> anyhow::Result<Value> {
     Ok(json!({
         "machine": machine,
         "durability": {"sqlite_synchronous": sync_name, "sqlite_journal_mode": "WAL", "redb": "Durability::Immediate"},
-        "config_changes": {"outbox.rate_per_min": 1_000_000_000u64, "outbox.rate_burst": 1_000_000, "api_rate_limit_per_min": 1_000_000_000u64,
-            "why": "per-bot send pacing and per-tenant API limits would otherwise be what is measured"},
+        "config": {"outbox.rate_per_min": config.outbox.rate_per_min, "outbox.rate_burst": config.outbox.rate_burst,
+            "outbox.concurrency": config.outbox.concurrency, "api_rate_limit_per_min": config.api_rate_limit_per_min,
+            "read_pool_size": config.read_pool_size,
+            "note": "defaults < dashoffice.toml < DASHOFFICE_* env; the bench lifts send pacing and the API limit unless set"},
         "plan": {"bots": plan.bots, "contacts_per_bot": plan.contacts_per_bot, "steps_per_contact": plan.steps, "concurrency": plan.concurrency, "quick": plan.rest_secs < 5},
         "inbound_to_reply": inbound,
         "floor_one_row_per_tx": floor_row,
@@ -254,8 +291,9 @@ async fn run_in(root: &Path, plan: Plan) -> anyhow::Result<Value> {
         "ratio_ours_to_floor_group_commit": round2(ours / group.max(1e-9)),
         "rest_reads": rest,
         "memory": {"bots": mem_targets.len(), "sessions_in_redb": sessions_in_redb, "sessions_written_via": "StateStore::commit_steps (batches of 2,000)",
-            "populate_secs": round2(populate_secs), "rss_mb_after_start": rss_idle.map(|k| round2(k as f64 / 1024.0)),
-            "rss_mb_after_every_bot_answered": rss_warm.map(|k| round2(k as f64 / 1024.0))},
+            "populate_secs": round2(populate_secs),
+            "rss_mb_after_start": memory_runs[0]["rss_mb_after_start"], "rss_mb_after_every_bot_answered": memory_runs[0]["rss_mb_after_every_bot_answered"],
+            "runs": memory_runs},
         "cold_start_ms": {"empty_data_dir": round2(cold_empty.as_secs_f64() * 1000.0), "with_bots_and_sessions": round2(cold_loaded.as_secs_f64() * 1000.0),
             "measured": "spawn of the release binary `serve` until GET /health answers 200"},
     }))
@@ -344,8 +382,7 @@ async fn create_bots(
                             channels: vec![channel],
                         },
                     )?;
-                    let flow =
-                        crate::flows::create(c, tenant, bot.id, "Demo", &definition, true)?;
+                    let flow = crate::flows::create(c, tenant, bot.id, "Demo", &definition, true)?;
                     crate::flows::publish(c, &flow, &definition, "bench", None)?;
                     made.push(Target {
                         bot: bot.id,
@@ -424,7 +461,8 @@ async fn inbound_to_reply(
             next.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let (mut reply, mut ack, mut retries) = (Latencies::default(), Latencies::default(), 0u32);
+            let (mut reply, mut ack, mut retries) =
+                (Latencies::default(), Latencies::default(), 0u32);
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&(b, c)) = work.get(i) else { break };
@@ -660,6 +698,7 @@ async fn write_sessions(
 async fn spawn_server(
     exe: &Path,
     dir: &Path,
+    extra_env: &[(&str, &str)],
 ) -> anyhow::Result<(tokio::process::Child, String, Duration)> {
     let started = Instant::now();
     let mut cmd = tokio::process::Command::new(exe);
@@ -668,8 +707,10 @@ async fn spawn_server(
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
-    for (k, v) in bench_env() {
-        cmd.env(k, v);
+    for (k, v) in bench_env().into_iter().chain(extra_env.iter().copied()) {
+        if std::env::var_os(k).is_none() || extra_env.iter().any(|(e, _)| *e == k) {
+            cmd.env(k, v);
+        }
     }
     let mut child = cmd
         .spawn()
@@ -733,6 +774,7 @@ async fn warm_bots(
     standin: &Arc<CloudStandIn>,
     targets: &[Target],
     phones: &[String],
+    round: usize,
 ) -> anyhow::Result<()> {
     let next = Arc::new(AtomicUsize::new(0));
     let work: Arc<Vec<(String, String, String)>> = Arc::new(
@@ -759,10 +801,14 @@ async fn warm_bots(
                 let Some((url, pnid, phone)) = work.get(i) else {
                     break;
                 };
-                let body = text_webhook(pnid, phone, &format!("wamid.W{i}"), "menu");
+                let body = text_webhook(pnid, phone, &format!("wamid.W{round}.{i}"), "menu");
                 post_webhook(&http, url, body).await?;
                 if standin
-                    .wait_for(&format!("+{phone}"), 2, Duration::from_secs(60))
+                    .wait_for(
+                        &format!("+{phone}"),
+                        2 * (round + 1),
+                        Duration::from_secs(60),
+                    )
                     .await
                     .is_none()
                 {
@@ -776,6 +822,33 @@ async fn warm_bots(
         t.await??;
     }
     Ok(())
+}
+
+/// Mean and count of the store timings the appliance records (Prometheus text).
+fn timing_spans(text: &str) -> Value {
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+            .sum()
+    };
+    let mut out = serde_json::Map::new();
+    for (h, unit) in [
+        ("redb_write_seconds", "ms"),
+        ("redb_group_commit_seconds", "ms"),
+        ("redb_group_size", "steps"),
+        ("sqlite_write_batch_seconds", "ms"),
+    ] {
+        let (sum, count) = (value(&format!("{h}_sum")), value(&format!("{h}_count")));
+        if count > 0.0 {
+            let mean = sum / count * if unit == "ms" { 1000.0 } else { 1.0 };
+            out.insert(
+                h.into(),
+                json!({"count": count, "mean": round2(mean), "unit": unit}),
+            );
+        }
+    }
+    Value::Object(out)
 }
 
 fn machine() -> Value {
@@ -816,7 +889,9 @@ fn print_table(r: &Value) {
         "DashOffice bench — {} CPU(s) {}; sqlite synchronous={}, redb {}",
         r["machine"]["cpus"],
         r["machine"]["cpu"].as_str().unwrap_or("?"),
-        r["durability"]["sqlite_synchronous"].as_str().unwrap_or("?"),
+        r["durability"]["sqlite_synchronous"]
+            .as_str()
+            .unwrap_or("?"),
         r["durability"]["redb"].as_str().unwrap_or("?")
     );
     println!("{:-<96}", "");
@@ -853,12 +928,7 @@ fn print_table(r: &Value) {
         &fr["latency"],
         "",
     );
-    row(
-        "d. floor: group commit",
-        &fg["per_sec"],
-        &fg["latency"],
-        "",
-    );
+    row("d. floor: group commit", &fg["per_sec"], &fg["latency"], "");
     row(
         "b. REST reads, 64 connections",
         &rest["per_sec"],
@@ -878,6 +948,24 @@ fn print_table(r: &Value) {
         f(&mem["rss_mb_after_start"]),
         f(&mem["rss_mb_after_every_bot_answered"])
     );
+    for run in mem["runs"].as_array().into_iter().flatten().skip(1) {
+        println!(
+            "   variant {}: {} MB after start, {} MB after every bot answered",
+            run["variant"].as_str().unwrap_or("?"),
+            f(&run["rss_mb_after_start"]),
+            f(&run["rss_mb_after_every_bot_answered"])
+        );
+    }
+    if let Some(spans) = i["where_time_goes"].as_object() {
+        for (k, v) in spans {
+            println!(
+                "   {k}: mean {} {} over {}",
+                f(&v["mean"]),
+                v["unit"].as_str().unwrap_or(""),
+                v["count"]
+            );
+        }
+    }
     println!(
         "   cold start to /health 200: {} ms (empty), {} ms (with bots and sessions)   target < 200",
         f(&cold["empty_data_dir"]),

@@ -231,11 +231,7 @@ async fn send(
         .unwrap_or_default();
     if auth.strip_prefix("Bearer ") != Some(s.token.as_str()) {
         s.refused.fetch_add(1, Ordering::Relaxed);
-        return graph_error(
-            StatusCode::UNAUTHORIZED,
-            190,
-            "Invalid OAuth access token.",
-        );
+        return graph_error(StatusCode::UNAUTHORIZED, 190, "Invalid OAuth access token.");
     }
     let Ok(body) = serde_json::from_slice::<Value>(&raw) else {
         s.refused.fetch_add(1, Ordering::Relaxed);

@@ -4,7 +4,7 @@
 //! uses `Durability::Immediate` (redb's default): once a call returns, it survives a crash.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Weak};
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::de::DeserializeOwned;
@@ -58,9 +58,26 @@ pub struct Step<'a, S, E> {
     pub effects: &'a E,
 }
 
+/// Most operations in one group commit.
+const MAX_GROUP: usize = 1024;
+
+/// Work for the group writer: a step (answered once durable) or effects to forget.
+enum Op {
+    Step {
+        key: String,
+        conversation: Vec<u8>,
+        inbound_id: i64,
+        effects: Vec<u8>,
+        done: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
+    Clear(Vec<i64>),
+}
+
 #[derive(Clone)]
 pub struct StateStore {
     db: Arc<Database>,
+    /// The group writer; it stops when the last store handle is dropped.
+    writer: mpsc::SyncSender<Op>,
 }
 
 impl StateStore {
@@ -71,7 +88,57 @@ impl StateStore {
         tx.open_table(SEEN)?;
         tx.open_table(EFFECTS)?;
         tx.commit()?;
-        Ok(StateStore { db: Arc::new(db) })
+        let db = Arc::new(db);
+        let (writer, rx) = mpsc::sync_channel(8192);
+        let weak = Arc::downgrade(&db);
+        std::thread::Builder::new()
+            .name("redb-writer".into())
+            .spawn(move || group_writer(weak, rx))
+            .map_err(|e| StateError::Redb(e.to_string()))?;
+        Ok(StateStore { db, writer })
+    }
+
+    /// Commits one conversation's step together with other conversations' pending steps
+    /// (group commit: one redb transaction, one fsync, for all of them). Resolves once
+    /// the step is durable, exactly like [`StateStore::commit_steps`] with one step.
+    pub async fn commit_step_grouped<S: Serialize, E: Serialize>(
+        &self,
+        step: Step<'_, S, E>,
+    ) -> Result<(), StateError> {
+        let (done, rx) = tokio::sync::oneshot::channel();
+        self.enqueue(Op::Step {
+            key: step.key.to_string(),
+            conversation: serde_json::to_vec(step.conversation)?,
+            inbound_id: step.inbound_id,
+            effects: serde_json::to_vec(step.effects)?,
+            done,
+        })
+        .await?;
+        rx.await
+            .map_err(|_| StateError::Redb("state writer stopped".into()))?
+            .map_err(StateError::Redb)
+    }
+
+    /// Forgets applied effects in the next group commit (tidying: a crash before it only
+    /// leaves effects that SQLite already marks as applied).
+    pub async fn clear_effects_grouped(&self, inbound_ids: Vec<i64>) -> Result<(), StateError> {
+        self.enqueue(Op::Clear(inbound_ids)).await
+    }
+
+    async fn enqueue(&self, op: Op) -> Result<(), StateError> {
+        let gone = || StateError::Redb("state writer stopped".into());
+        match self.writer.try_send(op) {
+            Ok(()) => Ok(()),
+            // A full queue waits on the blocking pool, not on the runtime.
+            Err(mpsc::TrySendError::Full(op)) => {
+                let w = self.writer.clone();
+                tokio::task::spawn_blocking(move || w.send(op))
+                    .await
+                    .map_err(|e| StateError::Redb(e.to_string()))?
+                    .map_err(|_| gone())
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => Err(gone()),
+        }
     }
 
     pub fn database(&self) -> &Database {
@@ -190,6 +257,63 @@ impl StateStore {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Drains whatever is queued, commits it in one transaction, then answers every step.
+fn group_writer(db: Weak<Database>, rx: mpsc::Receiver<Op>) {
+    while let Ok(first) = rx.recv() {
+        let mut ops = vec![first];
+        while ops.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(op) => ops.push(op),
+                Err(_) => break,
+            }
+        }
+        let started = std::time::Instant::now();
+        let result = match db.upgrade() {
+            Some(db) => commit_group(&db, &ops).map_err(|e| e.to_string()),
+            None => Err("state store closed".to_string()),
+        };
+        metrics::histogram!("redb_group_commit_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("redb_group_size").record(ops.len() as f64);
+        if let Err(e) = &result {
+            tracing::error!(error = %e, steps = ops.len(), "redb group commit failed");
+        }
+        for op in ops {
+            if let Op::Step { done, .. } = op {
+                let _ = done.send(result.clone());
+            }
+        }
+    }
+}
+
+fn commit_group(db: &Database, ops: &[Op]) -> Result<(), StateError> {
+    let tx = db.begin_write()?;
+    {
+        let mut sessions = tx.open_table(SESSIONS)?;
+        let mut effects = tx.open_table(EFFECTS)?;
+        for op in ops {
+            match op {
+                Op::Step {
+                    key,
+                    conversation,
+                    inbound_id,
+                    effects: e,
+                    ..
+                } => {
+                    sessions.insert(key.as_str(), conversation.as_slice())?;
+                    effects.insert(*inbound_id, e.as_slice())?;
+                }
+                Op::Clear(ids) => {
+                    for id in ids {
+                        effects.remove(*id)?;
+                    }
+                }
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 #[cfg(test)]

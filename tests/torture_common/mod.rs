@@ -24,7 +24,15 @@ pub const ECHO_FLOW: &str = r#"{"start": "m", "nodes": {
 /// Creates the owner account with the CLI (as an operator would).
 pub fn add_owner(dir: &Path) {
     let status = Command::new(BIN)
-        .args(["user", "add", "--email", "o@example.com", "--tenant", "T", "--data-dir"])
+        .args([
+            "user",
+            "add",
+            "--email",
+            "o@example.com",
+            "--tenant",
+            "T",
+            "--data-dir",
+        ])
         .arg(dir)
         .env("DASHOFFICE_NEW_PASSWORD", "a-long-password")
         .stdout(Stdio::null())
@@ -43,7 +51,10 @@ pub fn start(dir: &Path, extra_env: &[(&str, &str)]) -> (Child, String) {
         .env("DASHOFFICE_LOG_LEVEL", "error")
         .env("DASHOFFICE_OUTBOX__RATE_PER_MIN", "10000000")
         .env("DASHOFFICE_OUTBOX__RATE_BURST", "100000")
-        .env("DASHOFFICE_OUTBOX__CONCURRENCY", OUTBOX_CONCURRENCY.to_string())
+        .env(
+            "DASHOFFICE_OUTBOX__CONCURRENCY",
+            OUTBOX_CONCURRENCY.to_string(),
+        )
         .env("DASHOFFICE_API_RATE_LIMIT_PER_MIN", "1000000")
         .env("DASHOFFICE_OUTBOX__BASE_DELAY_MS", "50")
         .env("DASHOFFICE_OUTBOX__MAX_DELAY_MS", "400")
@@ -82,11 +93,21 @@ pub fn http() -> reqwest::Client {
 }
 
 /// Logs in, creates a Cloud bot pointing at the stand-in and publishes `flow` as default.
-pub async fn setup_bot(http: &reqwest::Client, base: &str, standin: &CloudStandIn, flow: Value) -> (String, String) {
+pub async fn setup_bot(
+    http: &reqwest::Client,
+    base: &str,
+    standin: &CloudStandIn,
+    flow: Value,
+) -> (String, String) {
     let login: Value = http
         .post(format!("{base}/api/auth/login"))
         .json(&json!({"email": "o@example.com", "password": "a-long-password"}))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let token = login["access_token"].as_str().expect("token").to_string();
     let bot: Value = http
         .post(format!("{base}/api/bots")).bearer_auth(&token)
@@ -95,24 +116,43 @@ pub async fn setup_bot(http: &reqwest::Client, base: &str, standin: &CloudStandI
         .send().await.unwrap().json().await.unwrap();
     let bot = bot["id"].as_str().expect("bot").to_string();
     let flow: Value = http
-        .post(format!("{base}/api/bots/{bot}/flows")).bearer_auth(&token)
+        .post(format!("{base}/api/bots/{bot}/flows"))
+        .bearer_auth(&token)
         .json(&json!({"name": "F", "definition": flow, "is_default": true}))
-        .send().await.unwrap().json().await.unwrap();
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let flow = flow["id"].as_str().expect("flow").to_string();
-    let res = http.post(format!("{base}/api/bots/{bot}/flows/{flow}/publish")).bearer_auth(&token).json(&json!({})).send().await.unwrap();
+    let res = http
+        .post(format!("{base}/api/bots/{bot}/flows/{flow}/publish"))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     (token, bot)
 }
 
 pub fn demo_flow() -> Value {
     let mut def: Value = serde_json::from_str(dashoffice::engine::demo::DEMO_FLOW_JSON).unwrap();
-    def.as_object_mut().unwrap().retain(|k, _| k != "id" && k != "version" && k != "name");
+    def.as_object_mut()
+        .unwrap()
+        .retain(|k, _| k != "id" && k != "version" && k != "name");
     def
 }
 
 /// Delivers like a provider: retries until the appliance answers 2xx. `base` is read at
 /// every try (the server may have been restarted on another port).
-pub async fn deliver(http: &reqwest::Client, base: &std::sync::RwLock<String>, bot: &str, body: Vec<u8>) -> u32 {
+pub async fn deliver(
+    http: &reqwest::Client,
+    base: &std::sync::RwLock<String>,
+    bot: &str,
+    body: Vec<u8>,
+) -> u32 {
     let sig = cloud_signature(SECRET, &body);
     let mut tries = 0;
     loop {
@@ -182,11 +222,27 @@ pub fn read_history(dir: &Path) -> History {
     let mut st = db
         .prepare("SELECT c.contact_phone, COUNT(m.id) FROM conversations c JOIN messages m ON m.conversation_id = c.id AND m.direction='out' GROUP BY c.id")
         .unwrap();
-    let replies_per_contact = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect();
-    let mut st = db.prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status").unwrap();
-    let outbox_by_status = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect();
-    let mut st = db.prepare("SELECT provider_message_id FROM outbox WHERE status='sent'").unwrap();
-    let sent_ids = st.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect();
+    let replies_per_contact = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let mut st = db
+        .prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+        .unwrap();
+    let outbox_by_status = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let mut st = db
+        .prepare("SELECT provider_message_id FROM outbox WHERE status='sent'")
+        .unwrap();
+    let sent_ids = st
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
     History {
         inbound_customer: one("SELECT COUNT(*) FROM messages WHERE direction='in' AND kind='customer'"),
         unprocessed: one("SELECT COUNT(*) FROM messages WHERE direction='in' AND processed_at IS NULL"),
@@ -209,17 +265,36 @@ impl History {
     /// (the at-least-once window), which the caller bounds.
     pub fn assert_exactly_once(&self, expected_inbound: i64, standin: &CloudStandIn) -> usize {
         assert_eq!(self.integrity, "ok", "PRAGMA integrity_check");
-        assert_eq!(self.inbound_customer, expected_inbound, "each webhook stored once despite redelivery");
+        assert_eq!(
+            self.inbound_customer, expected_inbound,
+            "each webhook stored once despite redelivery"
+        );
         assert_eq!(self.unprocessed, 0, "every inbound item processed");
-        assert_eq!(self.replies_decided, self.distinct_keys, "never two replies for one (inbound, effect) key");
-        let open: i64 = ["queued", "sending"].iter().map(|s| self.outbox_by_status.get(*s).copied().unwrap_or(0)).sum();
-        assert_eq!(open, 0, "nothing left queued or sending: {:?}", self.outbox_by_status);
+        assert_eq!(
+            self.replies_decided, self.distinct_keys,
+            "never two replies for one (inbound, effect) key"
+        );
+        let open: i64 = ["queued", "sending"]
+            .iter()
+            .map(|s| self.outbox_by_status.get(*s).copied().unwrap_or(0))
+            .sum();
+        assert_eq!(
+            open, 0,
+            "nothing left queued or sending: {:?}",
+            self.outbox_by_status
+        );
         let total: i64 = self.outbox_by_status.values().sum();
-        assert_eq!(total, self.replies_decided, "one outbox row per decided reply");
+        assert_eq!(
+            total, self.replies_decided,
+            "one outbox row per decided reply"
+        );
         assert_eq!(self.dead_without_error, 0, "every dead letter says why");
         let accepted: HashSet<String> = standin.accepted().into_iter().map(|a| a.id).collect();
         for id in &self.sent_ids {
-            assert!(accepted.contains(id), "{id} recorded as sent but the provider never accepted it");
+            assert!(
+                accepted.contains(id),
+                "{id} recorded as sent but the provider never accepted it"
+            );
         }
         standin.accepted().len().saturating_sub(self.sent_ids.len())
     }
