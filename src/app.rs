@@ -117,12 +117,7 @@ impl AppState {
         &self,
         bot: &crate::bots::Bot,
     ) -> Result<Option<Arc<crate::engine::BotProgram>>, crate::store::DbError> {
-        if let Some(p) = self
-            .programs
-            .read()
-            .ok()
-            .and_then(|m| m.get(&bot.id).cloned())
-        {
+        if let Some(p) = self.programs.read().ok().and_then(|m| m.get(&bot.id).cloned()) {
             return Ok(p);
         }
         let (id, settings) = (bot.id, bot.settings.clone());

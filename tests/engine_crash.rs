@@ -23,8 +23,7 @@ const KILLS: usize = 10;
 #[allow(clippy::zombie_processes)]
 fn start(dir: &std::path::Path, demo: bool) -> (Child, String, Option<String>) {
     let mut cmd = Command::new(BIN);
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(dir);
     if demo {
         cmd.arg("--demo");
     }
@@ -106,11 +105,7 @@ async fn deliver(http: &reqwest::Client, base: &Arc<RwLock<String>>, bot: &str, 
 }
 
 fn replies_to(standin: &StandIn, phone: &str) -> usize {
-    standin
-        .accepted()
-        .iter()
-        .filter(|r| r.body["to"] == format!("+{phone}").as_str())
-        .count()
+    standin.accepted().iter().filter(|r| r.body["to"] == format!("+{phone}").as_str()).count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -123,12 +118,7 @@ async fn two_hundred_purchases_survive_ten_sigkills_exactly_once() {
     let login: Value = http
         .post(format!("{base0}/api/auth/login"))
         .json(&json!({"email": "admin@demo.local", "password": password.unwrap()}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send().await.unwrap().json().await.unwrap();
     let token = login["access_token"].as_str().unwrap().to_string();
     let bot: Value = http
         .post(format!("{base0}/api/bots")).bearer_auth(&token)
@@ -137,38 +127,18 @@ async fn two_hundred_purchases_survive_ten_sigkills_exactly_once() {
         .send().await.unwrap().json().await.unwrap();
     let bot = bot["id"].as_str().unwrap().to_string();
     let product: Value = http
-        .post(format!("{base0}/api/products"))
-        .bearer_auth(&token)
+        .post(format!("{base0}/api/products")).bearer_auth(&token)
         .json(&json!({"sku": "TAZA-1", "name": "Taza", "price_minor": 1500, "category": "Pruebas"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send().await.unwrap().json().await.unwrap();
     let product = product["id"].as_str().expect("product created").to_string();
     let mut def: Value = serde_json::from_str(dashoffice::engine::demo::DEMO_FLOW_JSON).unwrap();
-    def.as_object_mut()
-        .unwrap()
-        .retain(|k, _| k != "id" && k != "version" && k != "name");
+    def.as_object_mut().unwrap().retain(|k, _| k != "id" && k != "version" && k != "name");
     let flow: Value = http
-        .post(format!("{base0}/api/bots/{bot}/flows"))
-        .bearer_auth(&token)
+        .post(format!("{base0}/api/bots/{bot}/flows")).bearer_auth(&token)
         .json(&json!({"name": "Asistente", "definition": def, "is_default": true}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send().await.unwrap().json().await.unwrap();
     let flow = flow["id"].as_str().unwrap();
-    let res = http
-        .post(format!("{base0}/api/bots/{bot}/flows/{flow}/publish"))
-        .bearer_auth(&token)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let res = http.post(format!("{base0}/api/bots/{bot}/flows/{flow}/publish")).bearer_auth(&token).json(&json!({})).send().await.unwrap();
     assert_eq!(res.status(), 200);
 
     let base = Arc::new(RwLock::new(base0));
@@ -177,13 +147,7 @@ async fn two_hundred_purchases_survive_ten_sigkills_exactly_once() {
     // Customers walk the purchase like people: the next message after the bot answered.
     let mut drivers = vec![];
     for n in 0..CUSTOMERS {
-        let (http, base, bot, standin, product) = (
-            http.clone(),
-            base.clone(),
-            bot.clone(),
-            standin.clone(),
-            product.clone(),
-        );
+        let (http, base, bot, standin, product) = (http.clone(), base.clone(), bot.clone(), standin.clone(), product.clone());
         drivers.push(tokio::spawn(async move {
             let phone = format!("51987{n:06}");
             for (seq, msg) in script(&product, n).into_iter().enumerate() {
@@ -218,15 +182,7 @@ async fn two_hundred_purchases_survive_ten_sigkills_exactly_once() {
     let url = base.read().unwrap().clone();
     let mut drained = false;
     for _ in 0..600 {
-        let dead: Value = http
-            .get(format!("{url}/api/outbox?status=queued"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let dead: Value = http.get(format!("{url}/api/outbox?status=queued")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
         if dead["items"].as_array().is_some_and(|a| a.is_empty()) {
             drained = true;
             break;
@@ -242,75 +198,33 @@ async fn two_hundred_purchases_survive_ten_sigkills_exactly_once() {
     }
 
     let db = rusqlite::Connection::open(dir.path().join("dashoffice.sqlite")).unwrap();
-    let unprocessed: i64 = db
-        .query_row(
-            "SELECT COUNT(*) FROM messages WHERE direction='in' AND processed_at IS NULL",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let unprocessed: i64 = db.query_row("SELECT COUNT(*) FROM messages WHERE direction='in' AND processed_at IS NULL", [], |r| r.get(0)).unwrap();
     assert_eq!(unprocessed, 0, "every inbound item was processed");
-    let customer_msgs: i64 = db
-        .query_row(
-            "SELECT COUNT(*) FROM messages WHERE direction='in' AND kind='customer'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(
-        customer_msgs as usize,
-        CUSTOMERS * 8,
-        "each webhook stored once despite retries"
-    );
+    let customer_msgs: i64 = db.query_row("SELECT COUNT(*) FROM messages WHERE direction='in' AND kind='customer'", [], |r| r.get(0)).unwrap();
+    assert_eq!(customer_msgs as usize, CUSTOMERS * 8, "each webhook stored once despite retries");
     // Replies per conversation: all identical in number (the flow is deterministic), and the
     // same as the first customer's.
     let mut st = db
         .prepare("SELECT c.contact_phone, COUNT(m.id) FROM conversations c JOIN messages m ON m.conversation_id = c.id AND m.direction='out' GROUP BY c.id")
         .unwrap();
-    let counts: HashMap<String, i64> = st
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect();
+    let counts: HashMap<String, i64> = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(|r| r.unwrap()).collect();
     assert_eq!(counts.len(), CUSTOMERS);
     let expected = counts["+51987000000"];
-    assert!(
-        expected >= 10,
-        "a purchase has at least 10 replies, got {expected}"
-    );
+    assert!(expected >= 10, "a purchase has at least 10 replies, got {expected}");
     for (phone, n) in &counts {
         assert_eq!(*n, expected, "{phone} got {n} replies, expected {expected}");
     }
     // Every reply is keyed by (inbound id, effect index): never two for one key.
-    let keyed: i64 = db
-        .query_row(
-            "SELECT COUNT(*) FROM messages WHERE direction='out' AND source_key IS NOT NULL",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let keyed: i64 = db.query_row("SELECT COUNT(*) FROM messages WHERE direction='out' AND source_key IS NOT NULL", [], |r| r.get(0)).unwrap();
     let distinct: i64 = db.query_row("SELECT COUNT(DISTINCT source_key) FROM messages WHERE direction='out' AND source_key IS NOT NULL", [], |r| r.get(0)).unwrap();
     assert_eq!(keyed, distinct);
     assert_eq!(keyed, expected * CUSTOMERS as i64);
     // Exactly one order per customer, all confirmed, stock logic untouched.
-    let orders: i64 = db
-        .query_row("SELECT COUNT(*) FROM orders", [], |r| r.get(0))
-        .unwrap();
-    let customers: i64 = db
-        .query_row("SELECT COUNT(DISTINCT customer_id) FROM orders", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    assert_eq!(
-        (orders, customers),
-        (CUSTOMERS as i64, CUSTOMERS as i64),
-        "no order exists twice"
-    );
+    let orders: i64 = db.query_row("SELECT COUNT(*) FROM orders", [], |r| r.get(0)).unwrap();
+    let customers: i64 = db.query_row("SELECT COUNT(DISTINCT customer_id) FROM orders", [], |r| r.get(0)).unwrap();
+    assert_eq!((orders, customers), (CUSTOMERS as i64, CUSTOMERS as i64), "no order exists twice");
     // Outbound duplicates at the provider are only the at-least-once window, and counted.
     let sent = standin.accepted().len() as i64;
-    println!(
-        "replies decided: {keyed}; accepted by the provider: {sent} ({} resent after kills)",
-        sent - keyed
-    );
+    println!("replies decided: {keyed}; accepted by the provider: {sent} ({} resent after kills)", sent - keyed);
     assert!(sent >= keyed);
 }

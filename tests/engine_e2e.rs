@@ -32,8 +32,7 @@ impl Shop {
         s.state
             .db
             .write(move |c| {
-                dashoffice::shop::demo::install(c, tenant)
-                    .map_err(|e| dashoffice::store::DbError::Other(e.to_string()))
+                dashoffice::shop::demo::install(c, tenant).map_err(|e| dashoffice::store::DbError::Other(e.to_string()))
             })
             .await
             .unwrap();
@@ -44,36 +43,16 @@ impl Shop {
             .await;
         let bot: Value = res.json().await.unwrap();
         let bot = bot["id"].as_str().unwrap().to_string();
-        Shop {
-            s,
-            token,
-            bot,
-            standin,
-            seq: 0,
-        }
+        Shop { s, token, bot, standin, seq: 0 }
     }
 
     async fn publish(&self, name: &str, definition: Value) -> String {
-        let res = self
-            .s
-            .post(
-                &format!("/api/bots/{}/flows", self.bot),
-                &self.token,
-                json!({"name": name, "definition": definition, "is_default": true}),
-            )
-            .await;
+        let res = self.s.post(&format!("/api/bots/{}/flows", self.bot), &self.token, json!({"name": name, "definition": definition, "is_default": true})).await;
         let status = res.status();
         let flow: Value = res.json().await.unwrap();
         assert_eq!(status, 201, "{flow}");
         let id = flow["id"].as_str().unwrap().to_string();
-        let res = self
-            .s
-            .post(
-                &format!("/api/bots/{}/flows/{id}/publish", self.bot),
-                &self.token,
-                json!({}),
-            )
-            .await;
+        let res = self.s.post(&format!("/api/bots/{}/flows/{id}/publish", self.bot), &self.token, json!({})).await;
         assert_eq!(res.status(), 200);
         id
     }
@@ -111,10 +90,7 @@ impl Shop {
         let body = self.envelope(message);
         self.deliver(body).await;
         self.settle().await;
-        self.standin.accepted()[before..]
-            .iter()
-            .map(|r| r.body.clone())
-            .collect()
+        self.standin.accepted()[before..].iter().map(|r| r.body.clone()).collect()
     }
 
     async fn settle(&self) {
@@ -156,34 +132,20 @@ fn button(id: &str, title: &str) -> Value {
 
 /// The (id, title) choices of the last interactive message in `replies`.
 fn choices(replies: &[Value]) -> Vec<(String, String)> {
-    let last = replies
-        .iter()
-        .rev()
-        .find(|r| r["type"] == "interactive")
-        .expect("an interactive reply");
+    let last = replies.iter().rev().find(|r| r["type"] == "interactive").expect("an interactive reply");
     let action = &last["interactive"]["action"];
     if let Some(sections) = action["sections"].as_array() {
         sections
             .iter()
             .flat_map(|s| s["rows"].as_array().cloned().unwrap_or_default())
-            .map(|r| {
-                (
-                    r["id"].as_str().unwrap().to_string(),
-                    r["title"].as_str().unwrap().to_string(),
-                )
-            })
+            .map(|r| (r["id"].as_str().unwrap().to_string(), r["title"].as_str().unwrap().to_string()))
             .collect()
     } else {
         action["buttons"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|b| {
-                (
-                    b["reply"]["id"].as_str().unwrap().to_string(),
-                    b["reply"]["title"].as_str().unwrap().to_string(),
-                )
-            })
+            .map(|b| (b["reply"]["id"].as_str().unwrap().to_string(), b["reply"]["title"].as_str().unwrap().to_string()))
             .collect()
     }
 }
@@ -206,53 +168,26 @@ async fn a_customer_completes_the_demo_purchase_over_signed_cloud_webhooks() {
     let mut shop = Shop::new().await;
     let def: Value = serde_json::from_str(dashoffice::engine::demo::DEMO_FLOW_JSON).unwrap();
     shop.publish("Asistente de tienda", def).await;
-    let tenant_products: Value = shop
-        .s
-        .get("/api/products?limit=100", &shop.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let tenant_products: Value = shop.s.get("/api/products?limit=100", &shop.token).await.json().await.unwrap();
 
     let r = shop.say(text("Hola")).await;
     assert!(texts(&r)[0].contains("Hola Lucía"), "{:?}", texts(&r));
     let menu = choices(&r);
-    let (id, title) = menu
-        .iter()
-        .find(|(id, _)| id == "catalogo")
-        .unwrap()
-        .clone();
+    let (id, title) = menu.iter().find(|(id, _)| id == "catalogo").unwrap().clone();
     let r = shop.say(list_pick(&id, &title)).await;
     let cats = choices(&r);
     let (cid, ctitle) = cats[0].clone();
     let r = shop.say(list_pick(&cid, &ctitle)).await;
     let prods = choices(&r);
-    let (pid, ptitle) = prods
-        .iter()
-        .find(|(id, _)| id.starts_with("prod:"))
-        .unwrap()
-        .clone();
+    let (pid, ptitle) = prods.iter().find(|(id, _)| id.starts_with("prod:")).unwrap().clone();
     let product_id = pid.trim_start_matches("prod:").to_string();
-    let product = tenant_products["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == product_id.as_str())
-        .unwrap()
-        .clone();
-    let (price, stock_before) = (
-        product["price_minor"].as_i64().unwrap(),
-        product["stock"].as_i64(),
-    );
+    let product = tenant_products["items"].as_array().unwrap().iter().find(|p| p["id"] == product_id.as_str()).unwrap().clone();
+    let (price, stock_before) = (product["price_minor"].as_i64().unwrap(), product["stock"].as_i64());
     let r = shop.say(list_pick(&pid, &ptitle)).await;
     assert!(texts(&r)[0].contains("Cuántas"), "{:?}", texts(&r));
     let r = shop.say(text("2")).await;
     let after = choices(&r);
-    let (bid, btitle) = after
-        .iter()
-        .find(|(id, _)| id == "checkout")
-        .unwrap()
-        .clone();
+    let (bid, btitle) = after.iter().find(|(id, _)| id == "checkout").unwrap().clone();
     let r = shop.say(button(&bid, &btitle)).await;
     assert!(texts(&r)[0].contains("nombre"), "{:?}", texts(&r));
     let r = shop.say(text("Lucía Pérez")).await;
@@ -263,13 +198,7 @@ async fn a_customer_completes_the_demo_purchase_over_signed_cloud_webhooks() {
     assert!(t[1].contains("Gracias por tu compra"), "{t:?}");
 
     // The order: right items and total, stock taken, seller assigned by the shop.
-    let orders: Value = shop
-        .s
-        .get("/api/orders", &shop.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let orders: Value = shop.s.get("/api/orders", &shop.token).await.json().await.unwrap();
     let order = &orders["items"][0];
     assert_eq!(orders["items"].as_array().unwrap().len(), 1);
     assert_eq!(order["items"][0]["quantity"], 2);
@@ -277,13 +206,7 @@ async fn a_customer_completes_the_demo_purchase_over_signed_cloud_webhooks() {
     assert_eq!(order["status"], "confirmed");
     assert_eq!(order["source"], "bot");
     assert!(t[0].contains(&format!("#{}", order["number"])), "{t:?}");
-    let p: Value = shop
-        .s
-        .get(&format!("/api/products/{product_id}"), &shop.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let p: Value = shop.s.get(&format!("/api/products/{product_id}"), &shop.token).await.json().await.unwrap();
     if let Some(before) = stock_before {
         assert_eq!(p["stock"].as_i64().unwrap(), before - 2, "stock went down");
     }
@@ -293,9 +216,7 @@ async fn a_customer_completes_the_demo_purchase_over_signed_cloud_webhooks() {
         .state
         .db
         .read(|c| {
-            let mut st = c.prepare(
-                "SELECT provider_message_id FROM messages WHERE direction='out' ORDER BY id",
-            )?;
+            let mut st = c.prepare("SELECT provider_message_id FROM messages WHERE direction='out' ORDER BY id")?;
             let rows = st.query_map([], |r| r.get::<_, String>(0))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
@@ -307,16 +228,11 @@ async fn a_customer_completes_the_demo_purchase_over_signed_cloud_webhooks() {
 #[tokio::test]
 async fn ten_messages_sent_at_once_are_answered_in_arrival_order() {
     let mut shop = Shop::new().await;
-    shop.publish(
-        "Eco",
-        json!({"start": "m", "nodes": {
+    shop.publish("Eco", json!({"start": "m", "nodes": {
         "m": {"type": "message", "text": "eco {{ input }}", "next": "fin"},
-        "fin": {"type": "end"}}}),
-    )
+        "fin": {"type": "end"}}}))
     .await;
-    let bodies: Vec<Vec<u8>> = (0..10)
-        .map(|i| shop.envelope(text(&format!("n{i}"))))
-        .collect();
+    let bodies: Vec<Vec<u8>> = (0..10).map(|i| shop.envelope(text(&format!("n{i}")))).collect();
     let sends = bodies.into_iter().map(|b| shop.deliver(b));
     futures::future::join_all(sends).await;
     shop.settle().await;
@@ -325,28 +241,16 @@ async fn ten_messages_sent_at_once_are_answered_in_arrival_order() {
         .state
         .db
         .read(|c| {
-            let mut st = c.prepare(
-                "SELECT content FROM messages WHERE direction='in' AND kind='customer' ORDER BY id",
-            )?;
+            let mut st = c.prepare("SELECT content FROM messages WHERE direction='in' AND kind='customer' ORDER BY id")?;
             let rows = st.query_map([], |r| r.get::<_, String>(0))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
         .unwrap()
         .iter()
-        .map(|c| {
-            serde_json::from_str::<Value>(c).unwrap()["body"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+        .map(|c| serde_json::from_str::<Value>(c).unwrap()["body"].as_str().unwrap().to_string())
         .collect();
-    let answered: Vec<String> = shop
-        .standin
-        .accepted()
-        .iter()
-        .map(|r| r.body["text"]["body"].as_str().unwrap().to_string())
-        .collect();
+    let answered: Vec<String> = shop.standin.accepted().iter().map(|r| r.body["text"]["body"].as_str().unwrap().to_string()).collect();
     let expected: Vec<String> = arrival.iter().map(|a| format!("eco {a}")).collect();
     assert_eq!(answered, expected);
 }
@@ -357,88 +261,35 @@ async fn flows_are_validated_on_save_published_versioned_and_rolled_back() {
     let path = format!("/api/bots/{}/flows", shop.bot);
     let res = shop
         .s
-        .post(
-            &path,
-            &shop.token,
-            json!({"name": "Roto", "definition": {"start": "a", "nodes": {
+        .post(&path, &shop.token, json!({"name": "Roto", "definition": {"start": "a", "nodes": {
             "a": {"type": "message", "text": "hola {{ ", "next": "zz"},
-            "b": {"type": "end"}}}}),
-        )
+            "b": {"type": "end"}}}}))
         .await;
     let body = assert_problem(res, 422, "validation_failed").await;
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert!(fields.contains(&"definition.nodes.a.next"), "{fields:?}");
     assert!(fields.contains(&"definition.nodes.a.text"), "{fields:?}");
-    assert!(
-        fields.iter().any(|f| f.starts_with("definition.nodes.b")),
-        "unreachable node named: {fields:?}"
-    );
+    assert!(fields.iter().any(|f| f.starts_with("definition.nodes.b")), "unreachable node named: {fields:?}");
     let flows: Vec<Value> = shop.s.get(&path, &shop.token).await.json().await.unwrap();
     assert!(flows.is_empty(), "nothing saved");
 
     let v1 = json!({"start": "m", "nodes": {"m": {"type": "message", "text": "versión uno", "next": "f"}, "f": {"type": "end"}}});
     let id = shop.publish("Saludo", v1).await;
     let v2 = json!({"start": "m", "nodes": {"m": {"type": "message", "text": "versión dos", "next": "f"}, "f": {"type": "end"}}});
-    let res = shop
-        .s
-        .put(
-            &format!("{path}/{id}"),
-            &shop.token,
-            json!({"name": "Saludo", "definition": v2}),
-        )
-        .await;
+    let res = shop.s.put(&format!("{path}/{id}"), &shop.token, json!({"name": "Saludo", "definition": v2})).await;
     assert_eq!(res.status(), 200);
-    let res = shop
-        .s
-        .post(&format!("{path}/{id}/publish"), &shop.token, json!({}))
-        .await;
+    let res = shop.s.post(&format!("{path}/{id}/publish"), &shop.token, json!({})).await;
     assert_eq!(res.json::<Value>().await.unwrap()["version"], 2);
 
     let sandbox = format!("/api/bots/{}/sandbox", shop.bot);
-    let r: Value = shop
-        .s
-        .post(&sandbox, &shop.token, json!({"text": "hola"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let r: Value = shop.s.post(&sandbox, &shop.token, json!({"text": "hola"})).await.json().await.unwrap();
     assert_eq!(r["replies"][0]["body"], "versión dos");
-    let res = shop
-        .s
-        .post(
-            &format!("{path}/{id}/rollback"),
-            &shop.token,
-            json!({"version": 1}),
-        )
-        .await;
+    let res = shop.s.post(&format!("{path}/{id}/rollback"), &shop.token, json!({"version": 1})).await;
     assert_eq!(res.json::<Value>().await.unwrap()["version"], 3);
-    let r: Value = shop
-        .s
-        .post(&sandbox, &shop.token, json!({"text": "hola"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let r: Value = shop.s.post(&sandbox, &shop.token, json!({"text": "hola"})).await.json().await.unwrap();
     assert_eq!(r["replies"][0]["body"], "versión uno");
-    let versions: Vec<Value> = shop
-        .s
-        .get(&format!("{path}/{id}/versions"), &shop.token)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        versions
-            .iter()
-            .map(|v| v["version"].as_u64().unwrap())
-            .collect::<Vec<_>>(),
-        vec![3, 2, 1]
-    );
+    let versions: Vec<Value> = shop.s.get(&format!("{path}/{id}/versions"), &shop.token).await.json().await.unwrap();
+    assert_eq!(versions.iter().map(|v| v["version"].as_u64().unwrap()).collect::<Vec<_>>(), vec![3, 2, 1]);
     // The simulator never talks to the provider.
     assert!(shop.standin.requests().is_empty());
     // Another tenant sees nothing.
@@ -454,64 +305,25 @@ async fn hand_off_keeps_the_bot_silent_until_released_and_reset_starts_over() {
     shop.say(text("hola")).await;
     let r = shop.say(text("agente")).await;
     assert!(texts(&r)[0].contains("persona"), "{:?}", texts(&r));
-    let convs: Value = shop
-        .s
-        .get("/api/conversations?status=human", &shop.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let convs: Value = shop.s.get("/api/conversations?status=human", &shop.token).await.json().await.unwrap();
     let conv = convs["items"][0]["id"].as_str().unwrap().to_string();
     let r = shop.say(text("¿hola? ¿alguien?")).await;
-    assert!(
-        r.is_empty(),
-        "the bot stays silent during a hand-off: {r:?}"
-    );
+    assert!(r.is_empty(), "the bot stays silent during a hand-off: {r:?}");
 
     // The agent answers, then gives the conversation back.
-    let res = shop
-        .s
-        .post(
-            &format!("/api/conversations/{conv}/messages"),
-            &shop.token,
-            json!({"text": "Hola, soy Rosa"}),
-        )
-        .await;
+    let res = shop.s.post(&format!("/api/conversations/{conv}/messages"), &shop.token, json!({"text": "Hola, soy Rosa"})).await;
     assert_eq!(res.status(), 202);
     shop.settle().await;
-    assert_eq!(
-        shop.standin.accepted().last().unwrap().body["text"]["body"],
-        "Hola, soy Rosa"
-    );
-    let res = shop
-        .s
-        .post(
-            &format!("/api/conversations/{conv}/release"),
-            &shop.token,
-            json!({}),
-        )
-        .await;
+    assert_eq!(shop.standin.accepted().last().unwrap().body["text"]["body"], "Hola, soy Rosa");
+    let res = shop.s.post(&format!("/api/conversations/{conv}/release"), &shop.token, json!({})).await;
     assert_eq!(res.status(), 200);
     shop.settle().await;
     let r = shop.say(text("hola")).await;
     assert!(!r.is_empty(), "the bot answers again after release");
 
-    let msgs: Value = shop
-        .s
-        .get(&format!("/api/conversations/{conv}/messages"), &shop.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let msgs: Value = shop.s.get(&format!("/api/conversations/{conv}/messages"), &shop.token).await.json().await.unwrap();
     assert!(msgs["items"].as_array().unwrap().len() >= 6);
-    let res = shop
-        .s
-        .post(
-            &format!("/api/conversations/{conv}/reset"),
-            &shop.token,
-            json!({}),
-        )
-        .await;
+    let res = shop.s.post(&format!("/api/conversations/{conv}/reset"), &shop.token, json!({})).await;
     assert_eq!(res.status(), 200);
     shop.settle().await;
 }
@@ -525,29 +337,9 @@ async fn the_demo_install_gives_a_bot_the_simulator_can_buy_from() {
     let bots: Vec<Value> = s.get("/api/bots", token).await.json().await.unwrap();
     let bot = bots[0]["id"].as_str().unwrap();
     let sandbox = format!("/api/bots/{bot}/sandbox");
-    let r: Value = s
-        .post(&sandbox, token, json!({"text": "hola"}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(
-        r["replies"][0]["body"]
-            .as_str()
-            .unwrap()
-            .contains("Bienvenido"),
-        "{r}"
-    );
-    let r: Value = s
-        .post(
-            &sandbox,
-            token,
-            json!({"button_id": "catalogo", "title": "Ver catálogo"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let r: Value = s.post(&sandbox, token, json!({"text": "hola"})).await.json().await.unwrap();
+    assert!(r["replies"][0]["body"].as_str().unwrap().contains("Bienvenido"), "{r}");
+    let r: Value = s.post(&sandbox, token, json!({"button_id": "catalogo", "title": "Ver catálogo"})).await.json().await.unwrap();
     assert!(!r["replies"].as_array().unwrap().is_empty(), "{r}");
     // Installing again (a restart with --demo) does not duplicate the bot.
     dashoffice::demo::install(&s.state).await.unwrap();

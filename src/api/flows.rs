@@ -19,10 +19,7 @@ use crate::ids::BotId;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/bots/{bot}/flows", get(list).post(create))
-        .route(
-            "/bots/{bot}/flows/{flow}",
-            get(show).put(update).delete(remove),
-        )
+        .route("/bots/{bot}/flows/{flow}", get(show).put(update).delete(remove))
         .route("/bots/{bot}/flows/{flow}/publish", post(publish))
         .route("/bots/{bot}/flows/{flow}/versions", get(versions))
         .route("/bots/{bot}/flows/{flow}/rollback", post(rollback))
@@ -56,10 +53,7 @@ fn check(name: &str, definition: &Value) -> AppResult<()> {
         errors.push(FieldError::new("name", "must be 1 to 100 characters"));
     }
     if !definition.is_object() {
-        errors.push(FieldError::new(
-            "definition",
-            "must be an object with start and nodes",
-        ));
+        errors.push(FieldError::new("definition", "must be an object with start and nodes"));
         return Err(AppError::Validation(errors));
     }
     let flow = match flows::to_flow("draft", name, 0, definition) {
@@ -80,10 +74,7 @@ fn check(name: &str, definition: &Value) -> AppResult<()> {
         } else {
             format!("definition.nodes.{}.{}", p.node, p.field)
         };
-        errors.push(FieldError::new(
-            field,
-            format!("[{}] {}", p.code, p.message),
-        ));
+        errors.push(FieldError::new(field, format!("[{}] {}", p.code, p.message)));
     }
     let _ = extra;
     Err(AppError::Validation(errors))
@@ -96,9 +87,7 @@ async fn list(
 ) -> AppResult<Json<Vec<StoredFlow>>> {
     let bot = bot_of(&state, &auth, &bot).await?;
     let tenant = auth.tenant;
-    Ok(Json(
-        state.db.read(move |c| flows::list(c, tenant, bot)).await?,
-    ))
+    Ok(Json(state.db.read(move |c| flows::list(c, tenant, bot)).await?))
 }
 
 async fn load(state: &AppState, auth: &Auth, bot: BotId, flow: &str) -> AppResult<StoredFlow> {
@@ -131,23 +120,8 @@ async fn create(
     let flow = state
         .db
         .write(move |c| {
-            let f = flows::create(
-                c,
-                tenant,
-                bot,
-                body.name.trim(),
-                &body.definition,
-                body.is_default.unwrap_or(false),
-            )?;
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                "create",
-                "flow",
-                Some(&f.id),
-                json!({"after": {"name": f.name}}),
-            )?;
+            let f = flows::create(c, tenant, bot, body.name.trim(), &body.definition, body.is_default.unwrap_or(false))?;
+            audit::record(c, tenant, &actor, "create", "flow", Some(&f.id), json!({"after": {"name": f.name}}))?;
             Ok(f)
         })
         .await?;
@@ -167,25 +141,9 @@ async fn update(
     let updated = state
         .db
         .write(move |c| {
-            let f = flows::update(
-                c,
-                tenant,
-                bot,
-                &flow,
-                body.name.trim(),
-                &body.definition,
-                body.is_default,
-            )?;
+            let f = flows::update(c, tenant, bot, &flow, body.name.trim(), &body.definition, body.is_default)?;
             if let Some(f) = &f {
-                audit::record(
-                    c,
-                    tenant,
-                    &actor,
-                    "update",
-                    "flow",
-                    Some(&f.id),
-                    json!({"after": {"name": f.name}}),
-                )?;
+                audit::record(c, tenant, &actor, "update", "flow", Some(&f.id), json!({"after": {"name": f.name}}))?;
             }
             Ok(f)
         })
@@ -245,15 +203,7 @@ async fn publish(
         .db
         .write(move |c| {
             let v = flows::publish(c, &stored, &stored.draft, &actor, body.note.as_deref())?;
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                "publish",
-                "flow",
-                Some(&stored.id),
-                json!({"version": v}),
-            )?;
+            audit::record(c, tenant, &actor, "publish", "flow", Some(&stored.id), json!({"version": v}))?;
             Ok(v)
         })
         .await?;
@@ -268,9 +218,7 @@ async fn versions(
 ) -> AppResult<Json<Vec<flows::VersionInfo>>> {
     let bot = bot_of(&state, &auth, &bot).await?;
     let f = load(&state, &auth, bot, &flow).await?;
-    Ok(Json(
-        state.db.read(move |c| flows::versions(c, &f.id)).await?,
-    ))
+    Ok(Json(state.db.read(move |c| flows::versions(c, &f.id)).await?))
 }
 
 #[derive(Deserialize)]
@@ -298,22 +246,11 @@ async fn rollback(
             let note = format!("rollback to version {}", body.version);
             let v = flows::publish(c, &stored, &def, &actor, Some(&note))?;
             flows::update(c, tenant, bot, &stored.id, &stored.name, &def, None)?;
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                "rollback",
-                "flow",
-                Some(&stored.id),
-                json!({"to": body.version, "version": v}),
-            )?;
+            audit::record(c, tenant, &actor, "rollback", "flow", Some(&stored.id), json!({"to": body.version, "version": v}))?;
             Ok(Some(v))
         })
         .await?;
-    let version =
-        result.ok_or_else(|| AppError::field("version", "no such version of this flow"))?;
+    let version = result.ok_or_else(|| AppError::field("version", "no such version of this flow"))?;
     state.forget_program(bot);
-    Ok(Json(
-        json!({"flow_id": flow, "version": version, "from": body.version}),
-    ))
+    Ok(Json(json!({"flow_id": flow, "version": version, "from": body.version})))
 }

@@ -57,11 +57,7 @@ async fn say(
     };
     let mut check = Check::new();
     if let Some(t) = &body.text {
-        check.ensure(
-            !t.trim().is_empty() && t.chars().count() <= 4096,
-            "text",
-            "must be 1 to 4096 characters",
-        );
+        check.ensure(!t.trim().is_empty() && t.chars().count() <= 4096, "text", "must be 1 to 4096 characters");
     }
     check.finish()?;
     let event = ChannelEvent::Message {
@@ -94,11 +90,7 @@ async fn say(
 
 /// Waits until the conversation has no unprocessed input (follow-up results included),
 /// then returns what the bot queued since `after`.
-async fn wait_for_replies(
-    state: &AppState,
-    conv: ConversationId,
-    after: i64,
-) -> AppResult<Vec<Value>> {
+async fn wait_for_replies(state: &AppState, conv: ConversationId, after: i64) -> AppResult<Vec<Value>> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let pending: i64 = state
@@ -115,9 +107,7 @@ async fn wait_for_replies(
             break;
         }
         if tokio::time::Instant::now() > deadline {
-            return Err(AppError::Unavailable(
-                "the bot did not answer within 10 s".into(),
-            ));
+            return Err(AppError::Unavailable("the bot did not answer within 10 s".into()));
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -131,10 +121,7 @@ async fn wait_for_replies(
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| serde_json::from_str(r).ok())
-        .collect())
+    Ok(rows.iter().filter_map(|r| serde_json::from_str(r).ok()).collect())
 }
 
 async fn reset(

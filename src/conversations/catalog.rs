@@ -27,21 +27,11 @@ fn view(p: Product) -> ProductView {
 impl Catalog for SqlCatalog<'_> {
     fn categories(&self) -> Vec<String> {
         products::categories(self.conn, self.tenant)
-            .map(|cs| {
-                cs.into_iter()
-                    .map(|c| c.name)
-                    .filter(|n| !n.is_empty())
-                    .collect()
-            })
+            .map(|cs| cs.into_iter().map(|c| c.name).filter(|n| !n.is_empty()).collect())
             .unwrap_or_default()
     }
 
-    fn products(
-        &self,
-        category: Option<&str>,
-        search: Option<&str>,
-        limit: usize,
-    ) -> Vec<ProductView> {
+    fn products(&self, category: Option<&str>, search: Option<&str>, limit: usize) -> Vec<ProductView> {
         let filter = ProductFilter {
             category: category.map(str::to_string),
             active: Some(true),

@@ -40,28 +40,29 @@ pub struct Pending {
 }
 
 fn next_pending(c: &Connection, conversation: ConversationId) -> Result<Option<Pending>, DbError> {
-    Ok(c.query_row(
-        "SELECT m.id, m.tenant_id, m.bot_id, m.conversation_id, m.kind, m.content,
+    Ok(c
+        .query_row(
+            "SELECT m.id, m.tenant_id, m.bot_id, m.conversation_id, m.kind, m.content,
                     v.contact_phone, v.contact_name, v.status
              FROM messages m JOIN conversations v ON v.id = m.conversation_id
              WHERE m.conversation_id = ?1 AND m.direction = 'in' AND m.processed_at IS NULL
              ORDER BY m.id LIMIT 1",
-        [conversation],
-        |r| {
-            Ok(Pending {
-                id: r.get(0)?,
-                tenant: r.get(1)?,
-                bot: r.get(2)?,
-                conversation: r.get(3)?,
-                kind: r.get(4)?,
-                content: r.get(5)?,
-                phone: r.get(6)?,
-                name: r.get(7)?,
-                status: r.get(8)?,
-            })
-        },
-    )
-    .optional()?)
+            [conversation],
+            |r| {
+                Ok(Pending {
+                    id: r.get(0)?,
+                    tenant: r.get(1)?,
+                    bot: r.get(2)?,
+                    conversation: r.get(3)?,
+                    kind: r.get(4)?,
+                    content: r.get(5)?,
+                    phone: r.get(6)?,
+                    name: r.get(7)?,
+                    status: r.get(8)?,
+                })
+            },
+        )
+        .optional()?)
 }
 
 fn conversations_with_work(c: &Connection) -> Result<Vec<ConversationId>, DbError> {
@@ -160,16 +161,12 @@ fn item_of(p: &Pending) -> Item {
             Some("released") => Item::Input(Input::Released),
             _ => serde_json::from_value(v)
                 .map(Item::Input)
-                .unwrap_or(Item::Input(Input::Unsupported {
-                    kind: "system".into(),
-                })),
+                .unwrap_or(Item::Input(Input::Unsupported { kind: "system".into() })),
         };
     }
     match serde_json::from_str::<Inbound>(&p.content) {
         Ok(m) => Item::Input(Input::from(&m)),
-        Err(_) => Item::Input(Input::Unsupported {
-            kind: "unknown".into(),
-        }),
+        Err(_) => Item::Input(Input::Unsupported { kind: "unknown".into() }),
     }
 }
 
@@ -284,12 +281,8 @@ async fn decide(
 
 fn tenant_settings(c: &Connection, tenant: TenantId) -> Result<TenantSettings, DbError> {
     let row: Option<(String, String, String, String, String)> = c
-        .prepare_cached(
-            "SELECT timezone, country, currency, locale, settings FROM tenants WHERE id = ?1",
-        )?
-        .query_row([tenant], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
+        .prepare_cached("SELECT timezone, country, currency, locale, settings FROM tenants WHERE id = ?1")?
+        .query_row([tenant], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
         .optional()?;
     let Some((tz, country, currency, locale, settings)) = row else {
         return Ok(TenantSettings::default());
@@ -321,11 +314,7 @@ fn apply(
 ) -> Result<Applied, DbError> {
     let mut out = Applied::default();
     let done: bool = c
-        .query_row(
-            "SELECT processed_at IS NOT NULL FROM messages WHERE id = ?1",
-            [p.id],
-            |r| r.get(0),
-        )
+        .query_row("SELECT processed_at IS NOT NULL FROM messages WHERE id = ?1", [p.id], |r| r.get(0))
         .optional()?
         .unwrap_or(true);
     if done {
@@ -358,21 +347,8 @@ fn apply(
                 address,
                 notes,
             } => {
-                let result = create_order(
-                    c,
-                    p,
-                    lines,
-                    customer_name.as_deref(),
-                    address.as_deref(),
-                    notes.as_deref(),
-                )?;
-                if let Input::OrderResult {
-                    ok: true,
-                    order_id,
-                    number,
-                    ..
-                } = &result
-                {
+                let result = create_order(c, p, lines, customer_name.as_deref(), address.as_deref(), notes.as_deref())?;
+                if let Input::OrderResult { ok: true, order_id, number, .. } = &result {
                     out.live.push(("order", json!({"order_id": order_id, "number": number, "conversation_id": p.conversation})));
                 }
                 push_input(c, p, &result, &key, &mut out)?;
@@ -386,12 +362,7 @@ fn apply(
                     .get(i)
                     .cloned()
                     .flatten()
-                    .unwrap_or(Input::HttpResult {
-                        ok: false,
-                        status: None,
-                        body: None,
-                        error: Some("not run".into()),
-                    });
+                    .unwrap_or(Input::HttpResult { ok: false, status: None, body: None, error: Some("not run".into()) });
                 push_input(c, p, &result, &key, &mut out)?;
             }
             Effect::Handoff { reason } => {
@@ -399,26 +370,16 @@ fn apply(
                     "UPDATE conversations SET status = 'human' WHERE id = ?1 AND tenant_id = ?2",
                     params![p.conversation, p.tenant],
                 )?;
-                out.live.push((
-                    "conversation",
-                    json!({"id": p.conversation, "status": "human", "reason": reason}),
-                ));
+                out.live.push(("conversation", json!({"id": p.conversation, "status": "human", "reason": reason})));
             }
-            Effect::Error {
-                flow_id,
-                node,
-                message,
-            } => {
+            Effect::Error { flow_id, node, message } => {
                 c.execute(
                     "INSERT INTO error_logs (tenant_id, service, module, severity, message, created_at)
                      VALUES (?1, 'engine', ?2, 'warning', ?3, ?4)",
                     params![p.tenant, format!("flow {flow_id} node {node}"), message, now_text()],
                 )?;
             }
-            Effect::FlowStarted { .. }
-            | Effect::FlowCompleted { .. }
-            | Effect::Away
-            | Effect::SessionExpired => {}
+            Effect::FlowStarted { .. } | Effect::FlowCompleted { .. } | Effect::Away | Effect::SessionExpired => {}
         }
     }
     c.execute(
@@ -426,31 +387,17 @@ fn apply(
         params![p.id, now_text()],
     )?;
     if p.kind == "customer" {
-        out.live.push((
-            "message",
-            json!({"conversation_id": p.conversation, "id": p.id, "direction": "in"}),
-        ));
+        out.live.push(("message", json!({"conversation_id": p.conversation, "id": p.id, "direction": "in"})));
     }
     if out.sent > 0 {
-        out.live.push((
-            "message",
-            json!({"conversation_id": p.conversation, "direction": "out"}),
-        ));
+        out.live.push(("message", json!({"conversation_id": p.conversation, "direction": "out"})));
     }
     Ok(out)
 }
 
-fn push_input(
-    c: &Connection,
-    p: &Pending,
-    input: &Input,
-    key: &str,
-    out: &mut Applied,
-) -> Result<(), DbError> {
+fn push_input(c: &Connection, p: &Pending, input: &Input, key: &str, out: &mut Applied) -> Result<(), DbError> {
     let value = serde_json::to_value(input).map_err(|e| DbError::Other(e.to_string()))?;
-    if super::store::push_system_input(c, p.tenant, p.bot, p.conversation, &value, Some(key))?
-        .is_some()
-    {
+    if super::store::push_system_input(c, p.tenant, p.bot, p.conversation, &value, Some(key))?.is_some() {
         out.inputs += 1;
     }
     Ok(())
@@ -470,8 +417,7 @@ fn create_order(
     c.execute_batch("SAVEPOINT bot_order")?;
     let attempt = (|| -> Result<orders::Order, crate::shop::ShopError> {
         let name = customer_name.or(p.name.as_deref()).unwrap_or("");
-        let customer =
-            crate::shop::customers::find_or_create_by_phone(c, p.tenant, &p.phone, name, "bot")?;
+        let customer = crate::shop::customers::find_or_create_by_phone(c, p.tenant, &p.phone, name, "bot")?;
         let mut note = String::new();
         if let Some(a) = address.filter(|a| !a.trim().is_empty()) {
             note.push_str(&format!("Entrega: {a}"));
@@ -504,14 +450,7 @@ fn create_order(
             },
             "bot",
         )?;
-        orders::set_status(
-            c,
-            p.tenant,
-            order.id,
-            Status::Confirmed,
-            "bot",
-            "confirmed in the chat",
-        )
+        orders::set_status(c, p.tenant, order.id, Status::Confirmed, "bot", "confirmed in the chat")
     })();
     match attempt {
         Ok(order) => {
@@ -569,27 +508,10 @@ fn lookup_order(c: &Connection, p: &Pending, number: i64) -> Result<Input, DbErr
 /// An `http` node's call: SSRF rules on the literal and the resolved addresses, a timeout,
 /// and the JSON body (if any) handed back to the flow.
 async fn run_http(state: &AppState, tenant: TenantId, e: &Effect) -> Input {
-    let Effect::Http {
-        method,
-        url,
-        headers,
-        body,
-        timeout_ms,
-    } = e
-    else {
-        return Input::HttpResult {
-            ok: false,
-            status: None,
-            body: None,
-            error: Some("not an http effect".into()),
-        };
+    let Effect::Http { method, url, headers, body, timeout_ms } = e else {
+        return Input::HttpResult { ok: false, status: None, body: None, error: Some("not an http effect".into()) };
     };
-    let fail = |msg: String| Input::HttpResult {
-        ok: false,
-        status: None,
-        body: None,
-        error: Some(msg),
-    };
+    let fail = |msg: String| Input::HttpResult { ok: false, status: None, body: None, error: Some(msg) };
     let allow_private = state
         .db
         .read(move |c| tenant_settings(c, tenant))
@@ -605,11 +527,7 @@ async fn run_http(state: &AppState, tenant: TenantId, e: &Effect) -> Input {
                 Ok(addrs) => {
                     for a in addrs {
                         let literal = format!("http://{}/", a.ip());
-                        let literal = if a.is_ipv6() {
-                            format!("http://[{}]/", a.ip())
-                        } else {
-                            literal
-                        };
+                        let literal = if a.is_ipv6() { format!("http://[{}]/", a.ip()) } else { literal };
                         if let Err(why) = engine::http_target_allowed(&literal, false) {
                             return fail(format!("{host} resolves to a refused address: {why}"));
                         }
@@ -637,12 +555,7 @@ async fn run_http(state: &AppState, tenant: TenantId, e: &Effect) -> Input {
             let status = res.status().as_u16();
             let bytes = res.bytes().await.unwrap_or_default();
             let body = serde_json::from_slice(&bytes).ok();
-            Input::HttpResult {
-                ok: (200..300).contains(&status),
-                status: Some(status),
-                body,
-                error: None,
-            }
+            Input::HttpResult { ok: (200..300).contains(&status), status: Some(status), body, error: None }
         }
         Err(e) => fail(e.to_string()),
     }
@@ -652,17 +565,10 @@ fn host_port(url: &str) -> Option<(String, u16)> {
     let (scheme, rest) = url.split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next()?;
     let authority = authority.rsplit('@').next()?;
-    let default = if scheme.eq_ignore_ascii_case("https") {
-        443
-    } else {
-        80
-    };
+    let default = if scheme.eq_ignore_ascii_case("https") { 443 } else { 80 };
     if let Some(v6) = authority.strip_prefix('[') {
         let (host, rest) = v6.split_once(']')?;
-        let port = rest
-            .strip_prefix(':')
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(default);
+        let port = rest.strip_prefix(':').and_then(|p| p.parse().ok()).unwrap_or(default);
         return Some((host.to_string(), port));
     }
     match authority.rsplit_once(':') {

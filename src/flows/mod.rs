@@ -47,12 +47,7 @@ fn row(r: &Row) -> rusqlite::Result<StoredFlow> {
 }
 
 /// The definition as the engine sees it: the stored draft with id, name and version set.
-pub fn to_flow(
-    id: &str,
-    name: &str,
-    version: u32,
-    definition: &serde_json::Value,
-) -> Result<Flow, serde_json::Error> {
+pub fn to_flow(id: &str, name: &str, version: u32, definition: &serde_json::Value) -> Result<Flow, serde_json::Error> {
     let mut v = definition.clone();
     if let serde_json::Value::Object(m) = &mut v {
         m.insert("id".into(), id.into());
@@ -70,18 +65,14 @@ pub fn list(c: &Connection, tenant: TenantId, bot: BotId) -> Result<Vec<StoredFl
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn get(
-    c: &Connection,
-    tenant: TenantId,
-    bot: BotId,
-    id: &str,
-) -> Result<Option<StoredFlow>, DbError> {
-    Ok(c.query_row(
-        &format!("SELECT {COLS} FROM flows WHERE tenant_id = ?1 AND bot_id = ?2 AND id = ?3"),
-        params![tenant, bot, id],
-        row,
-    )
-    .optional()?)
+pub fn get(c: &Connection, tenant: TenantId, bot: BotId, id: &str) -> Result<Option<StoredFlow>, DbError> {
+    Ok(c
+        .query_row(
+            &format!("SELECT {COLS} FROM flows WHERE tenant_id = ?1 AND bot_id = ?2 AND id = ?3"),
+            params![tenant, bot, id],
+            row,
+        )
+        .optional()?)
 }
 
 pub fn create(
@@ -94,26 +85,15 @@ pub fn create(
 ) -> Result<StoredFlow, DbError> {
     let id = uuid::Uuid::now_v7().to_string();
     let now = now_text();
-    let first: bool = c.query_row(
-        "SELECT COUNT(*) = 0 FROM flows WHERE bot_id = ?1",
-        [bot],
-        |r| r.get(0),
-    )?;
+    let first: bool = c
+        .query_row("SELECT COUNT(*) = 0 FROM flows WHERE bot_id = ?1", [bot], |r| r.get(0))?;
     if is_default {
         c.execute("UPDATE flows SET is_default = 0 WHERE bot_id = ?1", [bot])?;
     }
     c.execute(
         "INSERT INTO flows (id, tenant_id, bot_id, name, draft, is_default, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-        params![
-            id,
-            tenant,
-            bot,
-            name,
-            draft.to_string(),
-            is_default || first,
-            now
-        ],
+        params![id, tenant, bot, name, draft.to_string(), is_default || first, now],
     )?;
     get(c, tenant, bot, &id)?.ok_or_else(|| DbError::Other("flow vanished".into()))
 }
@@ -189,11 +169,7 @@ pub fn versions(c: &Connection, flow_id: &str) -> Result<Vec<VersionInfo>, DbErr
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn version_definition(
-    c: &Connection,
-    flow_id: &str,
-    version: u32,
-) -> Result<Option<serde_json::Value>, DbError> {
+pub fn version_definition(c: &Connection, flow_id: &str, version: u32) -> Result<Option<serde_json::Value>, DbError> {
     let text: Option<String> = c
         .query_row(
             "SELECT definition FROM flow_versions WHERE flow_id = ?1 AND version = ?2",
@@ -217,11 +193,7 @@ pub struct EngineSettings {
 
 /// Everything the bot runs: every published version of its flows (running sessions may be
 /// on older ones) and its settings. None when nothing is published yet.
-pub fn program(
-    c: &Connection,
-    bot: BotId,
-    settings: &serde_json::Value,
-) -> Result<Option<BotProgram>, DbError> {
+pub fn program(c: &Connection, bot: BotId, settings: &serde_json::Value) -> Result<Option<BotProgram>, DbError> {
     let mut st = c.prepare_cached(
         "SELECT f.id, f.name, f.is_default, v.version, v.definition
          FROM flows f JOIN flow_versions v ON v.flow_id = f.id
