@@ -17,6 +17,8 @@ use std::time::Duration;
 use dashoffice::bench::standin::{cloud_signature, CloudStandIn};
 use torture_common::*;
 
+const BURST: usize = 100;
+
 struct Mount(std::path::PathBuf);
 
 impl Drop for Mount {
@@ -73,6 +75,27 @@ async fn post_once(http: &reqwest::Client, base: &str, bot: &str, body: Vec<u8>)
     }
 }
 
+/// What is left undone, and the server's own log, for the failure message.
+fn describe_stuck(dir: &Path) {
+    if let Ok(db) = rusqlite::Connection::open(dir.join("dashoffice.sqlite")) {
+        let q = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap_or(-1) };
+        eprintln!(
+            "stuck: {} unprocessed inbound, {} outbox queued/sending",
+            q("SELECT COUNT(*) FROM messages WHERE direction='in' AND processed_at IS NULL"),
+            q("SELECT COUNT(*) FROM outbox WHERE status IN ('queued','sending')")
+        );
+        if let Ok(mut st) = db.prepare("SELECT message FROM error_logs ORDER BY id DESC LIMIT 5") {
+            for m in st
+                .query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .flatten()
+            {
+                eprintln!("error_log: {m}");
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_gives_clear_errors_no_corruption_and_recovers() {
     let started = std::time::Instant::now();
@@ -108,9 +131,39 @@ async fn a_full_disk_gives_clear_errors_no_corruption_and_recovers() {
     }
     assert!(settle(&dir, Duration::from_secs(20)).await);
 
-    // The disk fills up while load continues.
+    // The disk fills up while load continues: a burst is in flight (stored, being
+    // processed and answered) when the filler takes the last free byte.
+    let burst = {
+        let (http, base, bot) = (http.clone(), base.clone(), bot.clone());
+        tokio::spawn(async move {
+            let sends = (0..BURST).map(|i| {
+                let body = webhook(
+                    &format!("5198501{:04}", i % 20),
+                    &format!("wamid.burst{i}"),
+                    &format!("burst{i}"),
+                );
+                let (http, base, bot) = (http.clone(), base.clone(), bot.clone());
+                async move { post_once(&http, &base, &bot, body).await }
+            });
+            futures::future::join_all(sends).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(30)).await;
     let filler = tmp.path().join("filler");
     let filled = fill(&filler);
+    let burst_answers = burst.await.unwrap();
+    for (status, ct) in &burst_answers {
+        if !(200..300).contains(status) {
+            assert!(
+                *status >= 500 && ct.starts_with("application/problem+json"),
+                "burst answered {status} {ct}"
+            );
+        }
+    }
+    let burst_refused = burst_answers
+        .iter()
+        .filter(|(s, _)| !(200..300).contains(s))
+        .count();
     let mut refused = vec![];
     let mut statuses = std::collections::BTreeMap::new();
     for i in 0..200 {
@@ -157,20 +210,33 @@ async fn a_full_disk_gives_clear_errors_no_corruption_and_recovers() {
         )
         .await;
     }
+    for i in 0..BURST {
+        let body = webhook(
+            &format!("5198501{:04}", i % 20),
+            &format!("wamid.burst{i}"),
+            &format!("burst{i}"),
+        );
+        deliver(&http, &shared_base, &bot, body).await;
+    }
     let settled = settle(&dir, Duration::from_secs(40)).await;
     stop(&mut child);
+    if !settled {
+        describe_stuck(&dir);
+    }
     assert!(
         settled,
         "the pipeline drains after space returns (without a restart)"
     );
 
     let h = read_history(&dir);
-    let dups = h.assert_exactly_once(220, &standin);
-    assert_eq!(h.replies_decided, 220, "one echo per message");
+    let total = 220 + BURST as i64;
+    let dups = h.assert_exactly_once(total, &standin);
+    assert_eq!(h.replies_decided, total, "one echo per message");
     assert_redb_opens(&dir);
     println!(
-        "disk full: filler {filled} bytes; answers while full {statuses:?}; /health while full: {health}; \
-         {} refused then redelivered; after recovery 220 stored once, 220 replies decided, {dups} duplicates; integrity ok; {:.1} s",
+        "disk full: filler {filled} bytes; burst of {BURST} in flight at the fill: {burst_refused} refused; answers while full {statuses:?}; \
+         /health while full: {health}; {} refused then redelivered; after recovery {total} stored once and answered once, {dups} duplicates; \
+         integrity ok; redb opens; {:.1} s",
         refused.len(),
         started.elapsed().as_secs_f64()
     );
