@@ -17,7 +17,7 @@ use std::time::Duration;
 use dashoffice::bench::standin::{cloud_signature, CloudStandIn};
 use torture_common::*;
 
-const BURST: usize = 100;
+const BURST: usize = 200;
 
 struct Mount(std::path::PathBuf);
 
@@ -148,7 +148,7 @@ async fn a_full_disk_gives_clear_errors_no_corruption_and_recovers() {
             futures::future::join_all(sends).await
         })
     };
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
     let filler = tmp.path().join("filler");
     let filled = fill(&filler);
     let burst_answers = burst.await.unwrap();
