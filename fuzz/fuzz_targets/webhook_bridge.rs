@@ -16,8 +16,12 @@ fn channel() -> &'static Arc<dyn Channel> {
 
 fuzz_target!(|data: &[u8]| {
     let mut headers = http::HeaderMap::new();
-    headers.insert("content-type", http::HeaderValue::from_static("application/json"));
-    let mut req = WebhookRequest::post("http://localhost/webhooks/bridge/b", headers, data.to_vec());
+    headers.insert(
+        "content-type",
+        http::HeaderValue::from_static("application/json"),
+    );
+    let mut req =
+        WebhookRequest::post("http://localhost/webhooks/bridge/b", headers, data.to_vec());
     req.path_token = Some("w".into());
     let _ = channel().parse(&req);
 });

@@ -9,15 +9,22 @@ use libfuzzer_sys::fuzz_target;
 fn channel() -> &'static Arc<dyn Channel> {
     static CHANNEL: OnceLock<Arc<dyn Channel>> = OnceLock::new();
     CHANNEL.get_or_init(|| {
-        let config: ChannelConfig = serde_json::from_str(r#"{"kind":"twilio","account_sid":"AC1","auth_token":"t","from":"+1"}"#).expect("config");
+        let config: ChannelConfig = serde_json::from_str(
+            r#"{"kind":"twilio","account_sid":"AC1","auth_token":"t","from":"+1"}"#,
+        )
+        .expect("config");
         build_channel(&config, reqwest::Client::new(), std::env::temp_dir())
     })
 }
 
 fuzz_target!(|data: &[u8]| {
     let mut headers = http::HeaderMap::new();
-    headers.insert("content-type", http::HeaderValue::from_static("application/x-www-form-urlencoded"));
-    let mut req = WebhookRequest::post("http://localhost/webhooks/twilio/b", headers, data.to_vec());
+    headers.insert(
+        "content-type",
+        http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+    );
+    let mut req =
+        WebhookRequest::post("http://localhost/webhooks/twilio/b", headers, data.to_vec());
     req.path_token = Some("w".into());
     let _ = channel().parse(&req);
 });

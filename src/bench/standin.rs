@@ -165,6 +165,9 @@ impl CloudStandIn {
 
     /// Resolves with the instant the `n`-th reply to `to` was accepted.
     pub async fn wait_for(&self, to: &str, n: usize, within: Duration) -> Option<Instant> {
+        if n == 0 {
+            return Some(Instant::now());
+        }
         let rx = {
             let mut contacts = lock(&self.shared.contacts);
             let c = contacts.entry(to.to_string()).or_default();
