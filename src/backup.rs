@@ -204,12 +204,11 @@ pub async fn create(state: &AppState, dest: &Path) -> Result<Manifest> {
     let (state, dest) = (state.clone(), dest.to_path_buf());
     let started = Instant::now();
     let result = tokio::task::spawn_blocking(move || {
-        write_snapshot(
-            &state.data_dir,
-            state.db.path(),
-            Some(state.state.database()),
-            &dest,
-        )
+        let redb = state
+            .state
+            .database()
+            .map_err(|e| BackupError::Server(e.to_string()))?;
+        write_snapshot(&state.data_dir, state.db.path(), Some(&redb), &dest)
     })
     .await
     .map_err(|e| BackupError::Server(format!("backup task failed: {e}")))?;

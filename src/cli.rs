@@ -82,6 +82,15 @@ pub enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Measure throughput, latency, memory and cold start against a floor; print a table.
+    Bench {
+        /// Also write the figures as JSON to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// A small run (well under a minute) for smoke tests.
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -170,6 +179,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => restore(&load_config(&common, None)?, &src, verify_only),
         Command::Healthcheck { common, url } => {
             healthcheck(&load_config(&common, None)?, url).await
+        }
+        Command::Bench { out, quick } => {
+            crate::bench::run(crate::bench::BenchOptions { out, quick }).await
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod backup;
+pub mod bench;
 pub mod bots;
 pub mod channels;
 pub mod cli;

@@ -2,6 +2,13 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = dashoffice::cli::Cli::parse();
+    // Measured by `dashoffice bench`: glibc's default of 8 malloc arenas per core doubled
+    // RSS with 1,000 bots (169 MB -> 87 MB with 2 arenas) at no measurable speed cost.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; called before any thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -198,18 +198,18 @@ pub async fn process(state: &AppState, p: &Pending) -> anyhow::Result<()> {
                 session,
                 last_inbound_id: p.id,
             };
-            let st = state.state.clone();
-            let (k, id, eff) = (key.clone(), p.id, effects.clone());
             let started = std::time::Instant::now();
-            tokio::task::spawn_blocking(move || {
-                st.commit_steps(&[Step {
-                    key: &k,
+            // Group commit: this step shares one redb transaction (one fsync) with the
+            // steps of other conversations decided at the same time; durable on return.
+            state
+                .state
+                .commit_step_grouped(Step {
+                    key: &key,
                     conversation: &record,
-                    inbound_id: id,
-                    effects: &eff,
-                }])
-            })
-            .await??;
+                    inbound_id: p.id,
+                    effects: &effects,
+                })
+                .await?;
             metrics::histogram!("redb_write_seconds").record(started.elapsed().as_secs_f64());
             effects
         }
@@ -231,9 +231,7 @@ pub async fn process(state: &AppState, p: &Pending) -> anyhow::Result<()> {
         .write(move |c| apply(c, &pending, &effs, &http_results))
         .await?;
 
-    let st = state.state.clone();
-    let id = p.id;
-    let _ = tokio::task::spawn_blocking(move || st.clear_effects(&[id])).await;
+    let _ = state.state.clear_effects_grouped(vec![p.id]).await;
     if applied.sent > 0 {
         state.outbox.wake.notify_one();
     }

@@ -298,13 +298,10 @@ async fn deliver(state: &AppState, due: Due) {
             }
             let d = due.clone();
             let pid = sent.provider_message_id;
-            let res = state
-                .db
-                .write(move |c| queue::mark_sent(c, &d, kind.as_str(), &pid, attempts))
-                .await;
-            if let Err(e) = res {
-                tracing::error!(error = %e, outbox = due.id, "could not record a sent message");
-            }
+            persist(state, "a sent message", due.id, move |c| {
+                queue::mark_sent(c, &d, kind.as_str(), &pid, attempts)
+            })
+            .await;
         }
         Err(err) if err.retriable => {
             metrics::counter!("messages_failed_total", "channel" => kind.as_str(), "retriable" => "true").increment(1);
@@ -351,19 +348,17 @@ async fn deliver(state: &AppState, due: Due) {
                     tracing::warn!(outbox = due.id, error = %err, "retries exhausted; dead-lettered");
                     metrics::counter!("outbox_dead_total").increment(1);
                     let d = due.clone();
-                    let _ = state
-                        .db
-                        .write(move |c| {
-                            queue::mark_failed(
-                                c,
-                                &d,
-                                "dead",
-                                attempts,
-                                err.code.as_deref(),
-                                &err.message,
-                            )
-                        })
-                        .await;
+                    persist(state, "a dead letter", due.id, move |c| {
+                        queue::mark_failed(
+                            c,
+                            &d,
+                            "dead",
+                            attempts,
+                            err.code.as_deref(),
+                            &err.message,
+                        )
+                    })
+                    .await;
                 }
             }
         }
@@ -371,12 +366,10 @@ async fn deliver(state: &AppState, due: Due) {
             metrics::counter!("messages_failed_total", "channel" => kind.as_str(), "retriable" => "false").increment(1);
             tracing::info!(outbox = due.id, error = %err, "provider refused the message; not retrying");
             let d = due.clone();
-            let _ = state
-                .db
-                .write(move |c| {
-                    queue::mark_failed(c, &d, "failed", attempts, err.code.as_deref(), &err.message)
-                })
-                .await;
+            persist(state, "a refused message", due.id, move |c| {
+                queue::mark_failed(c, &d, "failed", attempts, err.code.as_deref(), &err.message)
+            })
+            .await;
         }
     }
 }
@@ -392,23 +385,42 @@ async fn requeue_after(
     let next =
         time_text(state.outbox.now_wall() + chrono::Duration::from_std(wait).unwrap_or_default());
     let id = due.id;
-    let res = state
-        .db
-        .write(move |c| {
-            queue::requeue(
-                c,
-                id,
-                &next,
-                attempts,
-                error
-                    .as_ref()
-                    .map(|(m, code)| (m.as_str(), code.as_deref())),
-                channel,
-            )
-        })
-        .await;
-    if let Err(e) = res {
-        tracing::error!(error = %e, outbox = id, "could not re-queue");
+    persist(state, "a retry", id, move |c| {
+        queue::requeue(
+            c,
+            id,
+            &next,
+            attempts,
+            error
+                .as_ref()
+                .map(|(m, code)| (m.as_str(), code.as_deref())),
+            channel,
+        )
+    })
+    .await;
+}
+
+/// Records a send's outcome, retrying while the database refuses (a full disk): a row
+/// left in `sending` would hold up its recipient's queue until the next restart.
+/// Found by tests/torture_disk_full.rs.
+async fn persist<T, F>(state: &AppState, what: &'static str, id: i64, f: F)
+where
+    T: Send + 'static,
+    F: Fn(&rusqlite::Connection) -> Result<T, crate::store::DbError> + Clone + Send + 'static,
+{
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match state.db.write(f.clone()).await {
+            Ok(_) => return,
+            Err(e) => {
+                tracing::error!(error = %e, outbox = id, "could not record {what}; retrying");
+                if state.is_shutting_down() {
+                    return;
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
     }
 }
 
