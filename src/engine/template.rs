@@ -59,40 +59,58 @@ fn env() -> &'static Environment<'static> {
     })
 }
 
+/// minijinja 2.24's lexer can panic on some malformed input (found by fuzzing, e.g.
+/// `" }}{{ "`): a flow author's typo must be a validation error, never a crashed request.
+fn guarded<T>(f: impl FnOnce() -> Result<T, TemplateError>) -> Result<T, TemplateError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(TemplateError(
+            "the template engine cannot read this text (check {{ }} and {% %} pairs)".into(),
+        ))
+    })
+}
+
 /// Render a template against a JSON context.
 pub fn render(source: &str, ctx: &serde_json::Value) -> Result<String, TemplateError> {
     if !source.contains("{{") && !source.contains("{%") && !source.contains("{#") {
         return Ok(source.to_string());
     }
-    Ok(env().render_str(source, ctx)?)
+    guarded(|| Ok(env().render_str(source, ctx)?))
 }
 
 /// Evaluate an expression to a JSON value.
 pub fn eval(expr: &str, ctx: &serde_json::Value) -> Result<serde_json::Value, TemplateError> {
-    let compiled = env().compile_expression(expr)?;
-    let value = compiled.eval(ctx)?;
-    if value.is_undefined() {
-        return Ok(serde_json::Value::Null);
-    }
-    serde_json::to_value(&value).map_err(|e| TemplateError(e.to_string()))
+    guarded(|| {
+        let compiled = env().compile_expression(expr)?;
+        let value = compiled.eval(ctx)?;
+        if value.is_undefined() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::to_value(&value).map_err(|e| TemplateError(e.to_string()))
+    })
 }
 
 /// Evaluate an expression as a condition.
 pub fn truthy(expr: &str, ctx: &serde_json::Value) -> Result<bool, TemplateError> {
-    let compiled = env().compile_expression(expr)?;
-    Ok(compiled.eval(ctx)?.is_true())
+    guarded(|| {
+        let compiled = env().compile_expression(expr)?;
+        Ok(compiled.eval(ctx)?.is_true())
+    })
 }
 
 /// Check a template's syntax; returns the top-level names it reads.
 pub fn check_template(source: &str) -> Result<HashSet<String>, TemplateError> {
-    let t = env().template_from_str(source)?;
-    Ok(t.undeclared_variables(false))
+    guarded(|| {
+        let t = env().template_from_str(source)?;
+        Ok(t.undeclared_variables(false))
+    })
 }
 
 /// Check an expression's syntax; returns the top-level names it reads.
 pub fn check_expression(expr: &str) -> Result<HashSet<String>, TemplateError> {
-    let e = env().compile_expression(expr)?;
-    Ok(e.undeclared_variables(false))
+    guarded(|| {
+        let e = env().compile_expression(expr)?;
+        Ok(e.undeclared_variables(false))
+    })
 }
 
 /// Symbol, decimals and separators (thousands, decimal) of a currency as shops write it.
