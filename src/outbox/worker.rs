@@ -445,3 +445,43 @@ fn log_transition(
     metrics::counter!("circuit_transitions_total", "channel" => kind, "to" => to.as_str())
         .increment(1);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The worker's limiter runs on tokio's clock: with paused time, a burst passes, the
+    /// next send is refused until exactly one interval later, and nothing sleeps.
+    #[tokio::test(start_paused = true)]
+    async fn the_per_bot_rate_limit_holds_on_tokios_clock() {
+        let cfg = OutboxConfig {
+            rate_per_min: 60,
+            rate_burst: 2,
+            ..OutboxConfig::default()
+        };
+        let rt = OutboxRuntime::new(&cfg);
+        let (bot, other) = (BotId::new(), BotId::new());
+        let acquire = |b: BotId| rt.limiter.lock().unwrap().try_acquire(&b, Instant::now());
+        assert!(acquire(bot).is_ok());
+        assert!(acquire(bot).is_ok());
+        let until = acquire(bot).expect_err("the burst is spent");
+        assert_eq!(
+            until.saturating_duration_since(Instant::now()),
+            Duration::from_secs(1)
+        );
+        assert!(acquire(other).is_ok(), "another bot has its own bucket");
+        tokio::time::advance(Duration::from_millis(999)).await;
+        assert!(acquire(bot).is_err());
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(acquire(bot).is_ok());
+        assert!(
+            acquire(bot).is_err(),
+            "one token per interval after the burst"
+        );
+        // A minute of paused time later the whole burst is back, never more.
+        tokio::time::advance(Duration::from_secs(60)).await;
+        assert!(acquire(bot).is_ok());
+        assert!(acquire(bot).is_ok());
+        assert!(acquire(bot).is_err());
+    }
+}
