@@ -370,6 +370,8 @@ async fn health_reports_stores_and_metrics_count_requests() {
     assert_eq!(h["status"], "ok");
     assert_eq!(h["checks"]["sqlite"], "ok");
     assert_eq!(h["checks"]["redb"], "ok");
+    assert_eq!(h["checks"]["disk"], "ok");
+    assert!(h["disk_free_bytes"].as_u64().unwrap() > 0);
     assert!(h["rss_bytes"].as_u64().unwrap() > 0);
 
     let count = |text: &str| -> f64 {

@@ -193,6 +193,7 @@ async fn a_full_disk_gives_clear_errors_no_corruption_and_recovers() {
         !refused.is_empty(),
         "with {filled} bytes of filler nothing was refused: {statuses:?}"
     );
+    assert_eq!(health, 503, "/health reports the full disk");
     assert!(
         child.try_wait().unwrap().is_none(),
         "the server survives a full disk"
