@@ -67,7 +67,6 @@ fn check(name: &str, definition: &Value) -> AppResult<()> {
     if problems.is_empty() && errors.is_empty() {
         return Ok(());
     }
-    let extra = json!({"flow_errors": problems});
     for p in problems {
         let field = if p.node.is_empty() {
             format!("definition.{}", p.field)
@@ -79,7 +78,6 @@ fn check(name: &str, definition: &Value) -> AppResult<()> {
             format!("[{}] {}", p.code, p.message),
         ));
     }
-    let _ = extra;
     Err(AppError::Validation(errors))
 }
 

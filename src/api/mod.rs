@@ -187,10 +187,14 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
         tokio::spawn(async move {
             let _ = db
                 .write(move |c| {
-                    c.execute(
-                        "INSERT INTO error_logs (tenant_id, service, module, severity, message, request_id, created_at)
-                         VALUES (?1, 'http', ?2, 'error', ?3, ?4, ?5)",
-                        rusqlite::params![tenant, route, cause, request_id, crate::ids::now_text()],
+                    crate::analytics::errors::record(
+                        c,
+                        tenant,
+                        "http",
+                        &route,
+                        crate::analytics::errors::Severity::Error,
+                        &cause,
+                        request_id.as_deref(),
                     )?;
                     Ok(())
                 })

@@ -125,18 +125,13 @@ async fn drain(state: &AppState, conv: ConversationId) {
         };
         if let Err(e) = process(state, &next).await {
             tracing::error!(error = %e, message = next.id, "processing failed; will retry");
-            let (tenant, msg) = (next.tenant, e.to_string());
-            let _ = state
-                .db
-                .write(move |c| {
-                    c.execute(
-                        "INSERT INTO error_logs (tenant_id, service, module, severity, message, created_at)
-                         VALUES (?1, 'worker', 'conversations', 'error', ?2, ?3)",
-                        params![tenant, msg, now_text()],
-                    )?;
-                    Ok(())
-                })
-                .await;
+            analytics::errors::record_job_failure(
+                &state.db,
+                Some(next.tenant),
+                "conversations",
+                &e.to_string(),
+            )
+            .await;
             tokio::time::sleep(Duration::from_millis(500)).await;
             return;
         }
@@ -416,10 +411,14 @@ fn apply(
                 node,
                 message,
             } => {
-                c.execute(
-                    "INSERT INTO error_logs (tenant_id, service, module, severity, message, created_at)
-                     VALUES (?1, 'engine', ?2, 'warning', ?3, ?4)",
-                    params![p.tenant, format!("flow {flow_id} node {node}"), message, now_text()],
+                analytics::errors::record(
+                    c,
+                    Some(p.tenant),
+                    "engine",
+                    &format!("flow {flow_id} node {node}"),
+                    analytics::errors::Severity::Warning,
+                    message,
+                    None,
                 )?;
             }
             Effect::FlowStarted { flow_id } => {
