@@ -90,6 +90,9 @@ pub enum Command {
         /// A small run (well under a minute) for smoke tests.
         #[arg(long)]
         quick: bool,
+        /// Customers talking at once in the inbound -> reply run.
+        #[arg(long)]
+        concurrency: Option<usize>,
     },
 }
 
@@ -180,8 +183,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Healthcheck { common, url } => {
             healthcheck(&load_config(&common, None)?, url).await
         }
-        Command::Bench { out, quick } => {
-            crate::bench::run(crate::bench::BenchOptions { out, quick }).await
+        Command::Bench {
+            out,
+            quick,
+            concurrency,
+        } => {
+            crate::bench::run(crate::bench::BenchOptions {
+                out,
+                quick,
+                concurrency,
+            })
+            .await
         }
     }
 }

@@ -40,6 +40,8 @@ const PASSWORD: &str = "bench-password-123";
 pub struct BenchOptions {
     pub out: Option<PathBuf>,
     pub quick: bool,
+    /// Customers talking at once in the inbound -> reply run (default 128; 64 with --quick).
+    pub concurrency: Option<usize>,
 }
 
 /// Sizes of one run.
@@ -115,7 +117,10 @@ struct Target {
 
 /// Runs the whole bench and prints the table; writes JSON when asked.
 pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
-    let plan = Plan::new(opts.quick);
+    let mut plan = Plan::new(opts.quick);
+    if let Some(c) = opts.concurrency {
+        plan.concurrency = c.max(1);
+    }
     let root = std::env::temp_dir().join(format!("dashoffice-bench-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&root)?;
     let result = run_in(&root, plan).await;
