@@ -9,7 +9,7 @@ use crate::bots::Bot;
 use crate::channels::{ChannelEvent, ChannelKind, SessionState};
 use crate::ids::{now_text, time_text, ConversationId};
 use crate::messages::DeliveryStatus;
-use crate::store::DbError;
+use crate::store::{CachedSql, DbError};
 
 #[derive(Debug, Default, Clone)]
 pub struct Intake {
@@ -31,7 +31,7 @@ pub fn conversation_for(
     unread_inc: i64,
 ) -> Result<ConversationId, DbError> {
     let now = now_text();
-    let id: ConversationId = c.query_row(
+    let id: ConversationId = c.query_row_cached(
         "INSERT INTO conversations (id, tenant_id, bot_id, contact_phone, contact_name, last_message_at, created_at, unread)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)
          ON CONFLICT (bot_id, contact_phone) DO UPDATE SET
@@ -78,7 +78,7 @@ pub fn store_events(
                 let conv = conversation_for(c, bot, from, name.as_deref(), 1)?;
                 let content_json =
                     serde_json::to_string(content).map_err(|e| DbError::Other(e.to_string()))?;
-                c.execute(
+                c.execute_cached(
                     "INSERT INTO messages (tenant_id, bot_id, conversation_id, direction, kind, provider_message_id, channel, content, status, created_at)
                      VALUES (?1, ?2, ?3, 'in', 'customer', ?4, ?5, ?6, 'received', ?7)",
                     params![bot.tenant_id, bot.id, conv, provider_message_id, kind.as_str(), content_json, time_text(*at)],
@@ -113,7 +113,7 @@ pub fn store_events(
                     let err = error
                         .as_ref()
                         .map(|e| format!("[{}] {}", e.code, e.message));
-                    c.execute(
+                    c.execute_cached(
                         "UPDATE messages SET status = ?2, error = COALESCE(?3, error) WHERE id = ?1",
                         params![id, status.as_str(), err],
                     )?;

@@ -24,7 +24,7 @@ use crate::ids::{now_text, BotId, ConversationId, TenantId};
 use crate::messages::Inbound;
 use crate::outbox::queue::{self, Enqueue};
 use crate::store::state::{Conversation as Stored, Step};
-use crate::store::DbError;
+use crate::store::{CachedSql, DbError};
 
 /// One inbound item waiting to be processed.
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ pub struct Pending {
 }
 
 fn next_pending(c: &Connection, conversation: ConversationId) -> Result<Option<Pending>, DbError> {
-    Ok(c.query_row(
+    Ok(c.query_row_cached(
         "SELECT m.id, m.tenant_id, m.bot_id, m.conversation_id, m.kind, m.content,
                     v.contact_phone, v.contact_name, v.status
              FROM messages m JOIN conversations v ON v.id = m.conversation_id
@@ -397,7 +397,7 @@ fn apply(
                         .bot(p.bot)
                         .conversation(p.conversation),
                 )?;
-                c.execute(
+                c.execute_cached(
                     "UPDATE conversations SET status = 'human' WHERE id = ?1 AND tenant_id = ?2",
                     params![p.conversation, p.tenant],
                 )?;
@@ -450,7 +450,7 @@ fn apply(
             Effect::Away | Effect::SessionExpired => {}
         }
     }
-    c.execute(
+    c.execute_cached(
         "UPDATE messages SET processed_at = ?2 WHERE id = ?1",
         params![p.id, now_text()],
     )?;
@@ -546,7 +546,7 @@ fn create_order(
         Ok(order) => {
             // The shop recorded `order_created`; tie it to this bot and conversation so
             // conversion (conversations that ended in an order) can count it.
-            c.execute(
+            c.execute_cached(
                 "UPDATE events SET bot_id = ?2, conversation_id = ?3
                  WHERE id = (SELECT MAX(id) FROM events WHERE tenant_id = ?1 AND kind = 'order_created')",
                 params![p.tenant, p.bot.to_string(), p.conversation.to_string()],

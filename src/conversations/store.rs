@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
 use crate::ids::{now_text, BotId, ConversationId, TenantId, UserId};
-use crate::store::DbError;
+use crate::store::{CachedSql, DbError};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Conversation {
@@ -83,7 +83,7 @@ pub fn get(
     tenant: TenantId,
     id: ConversationId,
 ) -> Result<Option<Conversation>, DbError> {
-    Ok(c.query_row(
+    Ok(c.query_row_cached(
         &format!("SELECT {COLS} FROM conversations c WHERE c.tenant_id = ?1 AND c.id = ?2"),
         params![tenant, id],
         row,
@@ -144,7 +144,7 @@ pub fn messages(
 }
 
 pub fn message(c: &Connection, id: i64) -> Result<Option<Message>, DbError> {
-    Ok(c.query_row(
+    Ok(c.query_row_cached(
         &format!("SELECT {MESSAGE_COLS} FROM messages WHERE id = ?1"),
         [id],
         message_from_row,
@@ -159,14 +159,14 @@ pub fn set_status(
     status: &str,
     assigned: Option<UserId>,
 ) -> Result<bool, DbError> {
-    Ok(c.execute(
+    Ok(c.execute_cached(
         "UPDATE conversations SET status = ?3, assigned_user = ?4 WHERE tenant_id = ?1 AND id = ?2",
         params![tenant, id, status, assigned.map(|u| u.to_string())],
     )? > 0)
 }
 
 pub fn mark_read(c: &Connection, tenant: TenantId, id: ConversationId) -> Result<bool, DbError> {
-    Ok(c.execute(
+    Ok(c.execute_cached(
         "UPDATE conversations SET unread = 0 WHERE tenant_id = ?1 AND id = ?2",
         params![tenant, id],
     )? > 0)
@@ -195,7 +195,7 @@ pub fn push_system_input(
             return Ok(None);
         }
     }
-    c.execute(
+    c.execute_cached(
         "INSERT INTO messages (tenant_id, bot_id, conversation_id, direction, kind, content, status, source_key, created_at)
          VALUES (?1, ?2, ?3, 'in', 'system', ?4, 'received', ?5, ?6)",
         params![tenant, bot, conversation, input.to_string(), source_key, now_text()],

@@ -8,7 +8,7 @@ use crate::analytics::alerts::{self, IncidentKind};
 use crate::analytics::{self, Event, EventKind};
 use crate::ids::{now_text, BotId, ConversationId, TenantId};
 use crate::messages::Content;
-use crate::store::DbError;
+use crate::store::{CachedSql, DbError};
 
 pub struct Enqueue<'a> {
     pub tenant: TenantId,
@@ -41,7 +41,7 @@ pub fn enqueue(c: &Connection, e: &Enqueue) -> Result<Option<i64>, DbError> {
     let now = now_text();
     let content =
         serde_json::to_string(e.content).map_err(|err| DbError::Other(err.to_string()))?;
-    c.execute(
+    c.execute_cached(
         "INSERT INTO messages (tenant_id, bot_id, conversation_id, direction, kind, content, status, author, source_key, created_at)
          VALUES (?1, ?2, ?3, 'out', 'reply', ?4, 'queued', ?5, ?6, ?7)",
         params![e.tenant, e.bot, e.conversation, content, e.author, e.source_key, now],
@@ -56,7 +56,7 @@ pub fn enqueue(c: &Connection, e: &Enqueue) -> Result<Option<i64>, DbError> {
         )
         .optional()?
         .unwrap_or(false);
-    c.execute(
+    c.execute_cached(
         "INSERT INTO outbox (tenant_id, bot_id, message_id, to_phone, content, reply_to, next_attempt_at, created_at, updated_at, sandbox)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, ?8)",
         params![e.tenant, e.bot, message_id, e.to, content, e.reply_to, now, sandbox],
@@ -129,7 +129,7 @@ pub fn claim_due(c: &Connection, now: &str, limit: usize) -> Result<Vec<Due>, Db
         out.push(due);
     }
     for d in &out {
-        c.execute(
+        c.execute_cached(
             "UPDATE outbox SET status = 'sending', updated_at = ?2 WHERE id = ?1",
             params![d.id, now],
         )?;
@@ -139,7 +139,7 @@ pub fn claim_due(c: &Connection, now: &str, limit: usize) -> Result<Vec<Due>, Db
 
 /// The earliest time a queued row becomes due (for the worker's sleep).
 pub fn next_due(c: &Connection) -> Result<Option<String>, DbError> {
-    Ok(c.query_row(
+    Ok(c.query_row_cached(
         "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'queued'",
         [],
         |r| r.get(0),
@@ -156,12 +156,12 @@ pub fn mark_sent(
     attempts: u32,
 ) -> Result<(), DbError> {
     let now = now_text();
-    c.execute(
+    c.execute_cached(
         "UPDATE outbox SET status = 'sent', attempts = ?2, channel = ?3, provider_message_id = ?4, updated_at = ?5, last_error = NULL WHERE id = ?1",
         params![due.id, attempts, channel, provider_id, now],
     )?;
     // A receipt may have raced ahead of us; never move the message backwards.
-    c.execute(
+    c.execute_cached(
         "UPDATE messages SET provider_message_id = ?2, channel = ?3,
             status = CASE WHEN status IN ('queued','sending') THEN 'sent' ELSE status END
          WHERE id = ?1",
@@ -191,7 +191,7 @@ pub fn requeue(
     error: Option<(&str, Option<&str>)>,
     channel: Option<&str>,
 ) -> Result<(), DbError> {
-    c.execute(
+    c.execute_cached(
         "UPDATE outbox SET status = 'queued', next_attempt_at = ?2, attempts = ?3,
             last_error = COALESCE(?4, last_error), last_error_code = COALESCE(?5, last_error_code),
             channel = COALESCE(?6, channel), updated_at = ?7
@@ -218,7 +218,7 @@ pub fn mark_failed(
     code: Option<&str>,
     message: &str,
 ) -> Result<(), DbError> {
-    c.execute(
+    c.execute_cached(
         "UPDATE outbox SET attempts = ?2 WHERE id = ?1",
         params![due.id, attempts],
     )?;
@@ -253,7 +253,7 @@ fn mark_failed_inner(
     message: &str,
 ) -> Result<(), DbError> {
     let now = now_text();
-    c.execute(
+    c.execute_cached(
         "UPDATE outbox SET status = ?2, last_error = ?3, last_error_code = ?4, updated_at = ?5 WHERE id = ?1",
         params![id, status, message, code, now],
     )?;
@@ -261,7 +261,7 @@ fn mark_failed_inner(
         Some(code) => format!("[{code}] {message}"),
         None => message.to_string(),
     };
-    c.execute(
+    c.execute_cached(
         "UPDATE messages SET status = 'failed', error = ?2 WHERE id = ?1",
         params![message_id, text],
     )?;
@@ -271,7 +271,7 @@ fn mark_failed_inner(
 /// Rows left `sending` by a crash go back to the queue (they may be sent twice: the
 /// at-least-once window). Returns how many.
 pub fn recover_inflight(c: &Connection) -> Result<usize, DbError> {
-    Ok(c.execute(
+    Ok(c.execute_cached(
         "UPDATE outbox SET status = 'queued', updated_at = ?1 WHERE status = 'sending'",
         [now_text()],
     )?)
@@ -336,7 +336,7 @@ pub fn list(
 }
 
 pub fn get(c: &Connection, tenant: TenantId, id: i64) -> Result<Option<OutboxItem>, DbError> {
-    Ok(c.query_row(
+    Ok(c.query_row_cached(
         &format!("SELECT {ITEM_COLS} FROM outbox WHERE tenant_id = ?1 AND id = ?2"),
         params![tenant, id],
         item_row,
@@ -353,11 +353,11 @@ pub fn retry(c: &Connection, tenant: TenantId, id: i64) -> Result<Option<bool>, 
         return Ok(Some(false));
     }
     let now = now_text();
-    c.execute(
+    c.execute_cached(
         "UPDATE outbox SET status = 'queued', attempts = 0, next_attempt_at = ?2, updated_at = ?2 WHERE id = ?1",
         params![id, now],
     )?;
-    c.execute(
+    c.execute_cached(
         "UPDATE messages SET status = 'queued', error = NULL WHERE id = ?1",
         [item.message_id],
     )?;
@@ -371,11 +371,11 @@ pub fn discard(c: &Connection, tenant: TenantId, id: i64) -> Result<Option<bool>
     if !matches!(item.status.as_str(), "dead" | "failed" | "queued") {
         return Ok(Some(false));
     }
-    c.execute(
+    c.execute_cached(
         "UPDATE outbox SET status = 'discarded', updated_at = ?2 WHERE id = ?1",
         params![id, now_text()],
     )?;
-    c.execute(
+    c.execute_cached(
         "UPDATE messages SET status = 'failed', error = COALESCE(error, 'discarded') WHERE id = ?1",
         [item.message_id],
     )?;
@@ -384,7 +384,7 @@ pub fn discard(c: &Connection, tenant: TenantId, id: i64) -> Result<Option<bool>
 
 /// Queue depth and the creation time of the oldest waiting row (for metrics).
 pub fn depth(c: &Connection) -> Result<(i64, Option<String>), DbError> {
-    Ok(c.query_row(
+    Ok(c.query_row_cached(
         "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status IN ('queued','sending')",
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),

@@ -5,5 +5,5 @@ pub mod sqlite;
 pub mod state;
 
 pub use datadir::DataDir;
-pub use sqlite::{Db, DbError};
+pub use sqlite::{CachedSql, Db, DbError};
 pub use state::StateStore;
