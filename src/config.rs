@@ -46,6 +46,7 @@ pub struct OutboxConfig {
     pub rate_per_min: u32,
     /// Sends a bot may make at once before the per-minute rate applies.
     pub rate_burst: u32,
+    /// Provider calls in flight at once (each waits on the network, not on us).
     pub concurrency: usize,
     pub circuit_failures: u32,
     pub circuit_cooldown_ms: u64,
@@ -137,7 +138,7 @@ impl Default for OutboxConfig {
             max_attempts: 8,
             rate_per_min: 60,
             rate_burst: 10,
-            concurrency: 16,
+            concurrency: 64,
             circuit_failures: 5,
             circuit_cooldown_ms: 30_000,
             circuit_successes: 2,

@@ -85,6 +85,8 @@ pub async fn run(state: AppState) {
     }
     let permits = Arc::new(Semaphore::new(rt.concurrency));
     let mut shutdown = state.shutdown_signal();
+    // The depth gauges cost a read; once a second is enough for a scrape.
+    let mut gauges_at: Option<Instant> = None;
     loop {
         if *shutdown.borrow() {
             break;
@@ -116,7 +118,14 @@ pub async fn run(state: AppState) {
                     sleep_for = Duration::from_secs(1);
                 }
             }
-            if let Ok((depth, oldest)) = state.db.read(queue::depth).await {
+            let gauges_due = gauges_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+            if gauges_due {
+                gauges_at = Some(Instant::now());
+            }
+            if let Some(Ok((depth, oldest))) = match gauges_due {
+                true => Some(state.db.read(queue::depth).await),
+                false => None,
+            } {
                 metrics::gauge!("outbox_depth").set(depth as f64);
                 let age = oldest
                     .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
