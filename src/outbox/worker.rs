@@ -118,25 +118,21 @@ pub async fn run(state: AppState) {
                     sleep_for = Duration::from_secs(1);
                 }
             }
-            let gauges_due = gauges_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
-            if gauges_due {
+            if gauges_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
                 gauges_at = Some(Instant::now());
-            }
-            if let Some(Ok((depth, oldest))) = match gauges_due {
-                true => Some(state.db.read(queue::depth).await),
-                false => None,
-            } {
-                metrics::gauge!("outbox_depth").set(depth as f64);
-                let age = oldest
-                    .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-                    .map(|t| {
-                        (Utc::now() - t.with_timezone(&Utc))
-                            .num_milliseconds()
-                            .max(0) as f64
-                            / 1000.0
-                    })
-                    .unwrap_or(0.0);
-                metrics::gauge!("outbox_oldest_age_seconds").set(age);
+                if let Ok((depth, oldest)) = state.db.read(queue::depth).await {
+                    metrics::gauge!("outbox_depth").set(depth as f64);
+                    let age = oldest
+                        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                        .map(|t| {
+                            (Utc::now() - t.with_timezone(&Utc))
+                                .num_milliseconds()
+                                .max(0) as f64
+                                / 1000.0
+                        })
+                        .unwrap_or(0.0);
+                    metrics::gauge!("outbox_oldest_age_seconds").set(age);
+                }
             }
             if let Ok(Some(next)) = state.db.read(queue::next_due).await {
                 if let Ok(t) = DateTime::parse_from_rfc3339(&next) {

@@ -325,11 +325,6 @@ impl CachedSql for Connection {
     }
 }
 
-/// The writer's own statements, compiled once.
-fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<usize> {
-    conn.prepare_cached(sql)?.execute([])
-}
-
 fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
     let write_latency = metrics::histogram!("sqlite_write_batch_seconds");
     while let Ok(first) = rx.recv() {
@@ -342,7 +337,7 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
             }
         }
         let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
-        if let Err(e) = run_cached(&conn, "BEGIN IMMEDIATE") {
+        if let Err(e) = conn.execute_cached("BEGIN IMMEDIATE", []) {
             let msg = e.to_string();
             tracing::error!(error = %msg, "sqlite writer could not begin a transaction");
             for job in batch {
@@ -352,21 +347,22 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
             continue;
         }
         for job in batch {
-            if run_cached(&conn, "SAVEPOINT job").is_err() {
+            if conn.execute_cached("SAVEPOINT job", []).is_err() {
                 let (_, done) = job(None);
                 completions.push(done);
                 continue;
             }
             let (ok, done) = job(Some(&conn));
             if ok {
-                let _ = run_cached(&conn, "RELEASE job");
+                let _ = conn.execute_cached("RELEASE job", []);
             } else {
-                let _ = run_cached(&conn, "ROLLBACK TO job");
-                let _ = run_cached(&conn, "RELEASE job");
+                let _ = conn.execute_cached("ROLLBACK TO job", []);
+                let _ = conn.execute_cached("RELEASE job", []);
             }
             completions.push(done);
         }
-        let commit = run_cached(&conn, "COMMIT")
+        let commit = conn
+            .execute_cached("COMMIT", [])
             .map(|_| ())
             .map_err(|e| e.to_string());
         if commit.is_err() {
