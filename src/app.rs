@@ -48,8 +48,9 @@ pub struct Inner {
     pub programs: RwLock<HashMap<crate::ids::BotId, Option<Arc<crate::engine::BotProgram>>>>,
     /// Live inbox events for SSE.
     pub live: crate::live::Hub,
-    /// Signalled when inbound messages are stored.
+    /// Signalled when inbound items were stored without saying where: rescan.
     pub inbound_wake: tokio::sync::Notify,
+    pub draining: crate::conversations::processor::Draining,
     revoked_sessions: RwLock<HashSet<String>>,
     key_touches: Mutex<HashMap<ApiKeyId, Instant>>,
     shutdown: watch::Sender<bool>,
@@ -147,8 +148,13 @@ impl AppState {
     }
 
     /// New inbound messages were stored: wake whoever processes conversations.
-    pub fn on_inbound(&self, _stored: &[(crate::ids::ConversationId, i64)]) {
-        self.inbound_wake.notify_one();
+    pub fn on_inbound(&self, stored: &[(crate::ids::ConversationId, i64)]) {
+        if stored.is_empty() {
+            self.inbound_wake.notify_one();
+        }
+        for (conv, _) in stored {
+            crate::conversations::processor::kick(self, *conv);
+        }
     }
 
     /// A receiver that turns true when the server is shutting down; workers watch it.
@@ -222,6 +228,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         ),
         outbox: crate::outbox::worker::OutboxRuntime::new(&config.outbox),
         inbound_wake: tokio::sync::Notify::new(),
+        draining: Default::default(),
         live: crate::live::Hub::default(),
         programs: RwLock::new(HashMap::new()),
         http,

@@ -13,7 +13,7 @@ use futures::Stream;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ApiJson, ApiQuery, Check};
+use super::{ApiJson, ApiQuery, Check, ItemsPage};
 use crate::app::AppState;
 use crate::audit;
 use crate::auth::{Agent, Auth, Require, Viewer};
@@ -55,7 +55,7 @@ async fn list(
     State(state): State<AppState>,
     Require(auth, ..): Require<Viewer>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<ItemsPage<store::Conversation, String>>> {
     let mut check = Check::new();
     let bot = q.bot.as_deref().map(BotId::parse);
     check.ensure(!matches!(bot, Some(None)), "bot", "must be a bot id");
@@ -97,7 +97,10 @@ async fn list(
                 .map(|c| format!("{}|{}", c.last_message_at, c.id))
         })
         .flatten();
-    Ok(Json(json!({"items": items, "next_before": next})))
+    Ok(Json(ItemsPage {
+        items,
+        next_before: next,
+    }))
 }
 
 async fn load(state: &AppState, auth: &Auth, id: ConversationId) -> AppResult<store::Conversation> {
@@ -129,7 +132,7 @@ async fn messages(
     Require(auth, ..): Require<Viewer>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<PageQuery>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<ItemsPage<store::Message, i64>>> {
     let id = parse_id(&id)?;
     load(&state, &auth, id).await?;
     let (tenant, limit) = (auth.tenant, q.limit.unwrap_or(50).clamp(1, 200));
@@ -147,7 +150,10 @@ async fn messages(
     let next = (items.len() as u32 == limit)
         .then(|| items.last().map(|m| m.id))
         .flatten();
-    Ok(Json(json!({"items": items, "next_before": next})))
+    Ok(Json(ItemsPage {
+        items,
+        next_before: next,
+    }))
 }
 
 #[derive(Deserialize)]

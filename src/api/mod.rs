@@ -50,6 +50,13 @@ pub use json::{ApiJson, ApiQuery, Check};
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// A page of a list keyed by a "before" cursor, serialised straight from the rows.
+#[derive(serde::Serialize)]
+pub(crate) struct ItemsPage<T, C> {
+    pub items: Vec<T>,
+    pub next_before: Option<C>,
+}
+
 /// The tenant of the request, filled in by the auth extractor so outer layers
 /// (error log) can see it.
 #[derive(Clone, Default)]

@@ -6,7 +6,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::ApiQuery;
+use super::{ApiQuery, ItemsPage};
 use crate::app::AppState;
 use crate::audit;
 use crate::auth::{Agent, Require, Viewer};
@@ -37,7 +37,7 @@ async fn list(
     State(state): State<AppState>,
     Require(auth, ..): Require<Viewer>,
     ApiQuery(q): ApiQuery<Query>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<ItemsPage<OutboxItem, i64>>> {
     if let Some(s) = &q.status {
         if !STATUSES.contains(&s.as_str()) {
             return Err(AppError::field(
@@ -61,7 +61,10 @@ async fn list(
     } else {
         None
     };
-    Ok(Json(json!({"items": items, "next_before": next})))
+    Ok(Json(ItemsPage {
+        items,
+        next_before: next,
+    }))
 }
 
 async fn show(

@@ -62,7 +62,7 @@ impl Plan {
         if quick {
             Plan {
                 bots: 2,
-                contacts_per_bot: 150,
+                contacts_per_bot: 500,
                 steps: 2,
                 concurrency: 64,
                 rest_secs: 2,
@@ -104,6 +104,26 @@ impl Latencies {
     fn summary(&mut self) -> Value {
         json!({"count": self.0.len(), "p50_ms": round2(self.pct_ms(0.50)), "p99_ms": round2(self.pct_ms(0.99)), "max_ms": round2(self.pct_ms(1.0))})
     }
+}
+
+/// CPU seconds this process has used (all threads: server, load generator, stand-in).
+fn cpu_secs() -> f64 {
+    // SAFETY: getrusage fills the struct we own.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return 0.0;
+    }
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// What a phase cost in CPU: per item, and the share of the machine it kept busy.
+fn cpu_use(cpu_before: f64, wall_secs: f64, items: usize) -> Value {
+    let used = cpu_secs() - cpu_before;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    json!({"cpu_secs": round2(used),
+        "cpu_ms_per_item": round2(used * 1000.0 / items.max(1) as f64),
+        "machine_busy_pct": round2(100.0 * used / (wall_secs * cores).max(1e-9))})
 }
 
 fn round2(x: f64) -> f64 {
@@ -456,6 +476,7 @@ async fn inbound_to_reply(
     );
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
+    let cpu0 = cpu_secs();
     let mut tasks = vec![];
     for _ in 0..plan.concurrency {
         let (http, standin, work, targets, next) = (
@@ -509,6 +530,7 @@ async fn inbound_to_reply(
         "secs": round2(secs),
         "per_sec": round2(messages as f64 / secs),
         "replies_per_sec": round2(standin.accepted_count() as f64 / secs),
+        "cpu": cpu_use(cpu0, secs, messages),
         "reply_latency": reply.summary(),
         "webhook_ack_latency": ack.summary(),
         "webhook_retries": retries,
@@ -536,6 +558,7 @@ async fn rest_reads(
     }
     let until = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
+    let cpu0 = cpu_secs();
     let mut tasks = vec![];
     for i in 0..64 {
         let (http, base, token) = (http.clone(), base.to_string(), token.to_string());
@@ -581,6 +604,7 @@ async fn rest_reads(
         "errors": errors,
         "secs": round2(secs),
         "per_sec": round2(count as f64 / secs),
+        "cpu": cpu_use(cpu0, secs, count),
         "latency": total.summary(),
         "products": all[0].summary(),
         "orders": all[1].summary(),
@@ -604,6 +628,7 @@ async fn run_floor(
     let url = format!("http://{}/webhooks/cloud/floor", server.addr);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
+    let cpu0 = cpu_secs();
     let mut tasks = vec![];
     for _ in 0..plan.concurrency {
         let (http, url, next) = (http.clone(), url.clone(), next.clone());
@@ -635,6 +660,7 @@ async fn run_floor(
         "messages": n,
         "secs": round2(secs),
         "per_sec": round2(n as f64 / secs),
+        "cpu": cpu_use(cpu0, secs, n),
         "latency": lat.summary(),
     }))
 }
@@ -945,6 +971,19 @@ fn print_table(r: &Value) {
         "ours/floor: {} (one row per tx), {} (group commit)   target >= 0.5",
         f(&r["ratio_ours_to_floor_one_row_per_tx"]),
         f(&r["ratio_ours_to_floor_group_commit"])
+    );
+    let cpu = |v: &Value| {
+        format!(
+            "{} ms ({}% busy)",
+            f(&v["cpu"]["cpu_ms_per_item"]),
+            f(&v["cpu"]["machine_busy_pct"])
+        )
+    };
+    println!(
+        "CPU per item, whole process (server + load generator + stand-in): inbound {}, floor group {}, REST {}",
+        cpu(i),
+        cpu(fg),
+        cpu(rest)
     );
     println!(
         "c. RSS with {} bots, {} sessions: {} MB after start, {} MB after every bot answered   target < 100",

@@ -7,10 +7,11 @@
 //!
 //! A crash between 2 and 3 replays only step 3 (redb already holds the decision).
 //! Conversations are processed one item at a time, in rowid order; different
-//! conversations run in parallel.
+//! conversations run in parallel. The webhook hands new conversations over directly
+//! ([`kick`]); a scan at start-up and every second finds anything else.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -73,10 +74,34 @@ fn conversations_with_work(c: &Connection) -> Result<Vec<ConversationId>, DbErro
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// The worker: finds conversations with unprocessed input (also at start-up: the replay)
-/// and drains each one serially.
+/// Conversations being drained; `true` when more input arrived meanwhile.
+#[derive(Default)]
+pub struct Draining(Mutex<HashMap<ConversationId, bool>>);
+
+/// Input was stored for `conv`: drain it, or tell the drainer already on it to look again.
+pub fn kick(state: &AppState, conv: ConversationId) {
+    let fresh = {
+        let mut m = state.draining.0.lock().unwrap_or_else(|p| p.into_inner());
+        match m.get_mut(&conv) {
+            Some(again) => {
+                *again = true;
+                false
+            }
+            None => {
+                m.insert(conv, false);
+                true
+            }
+        }
+    };
+    if fresh {
+        let st = state.clone();
+        tokio::spawn(async move { drain(&st, conv).await });
+    }
+}
+
+/// The scan: finds conversations with unprocessed input (at start-up: the replay; later
+/// whatever no one handed over) and kicks each.
 pub async fn run(state: AppState) {
-    let busy: Arc<Mutex<HashSet<ConversationId>>> = Arc::new(Mutex::new(HashSet::new()));
     let mut shutdown = state.shutdown_signal();
     loop {
         if *shutdown.borrow() {
@@ -85,19 +110,7 @@ pub async fn run(state: AppState) {
         match state.db.read(conversations_with_work).await {
             Ok(convs) => {
                 for conv in convs {
-                    let fresh = busy.lock().map(|mut b| b.insert(conv)).unwrap_or(false);
-                    if !fresh {
-                        continue;
-                    }
-                    let (st, busy) = (state.clone(), busy.clone());
-                    tokio::spawn(async move {
-                        drain(&st, conv).await;
-                        if let Ok(mut b) = busy.lock() {
-                            b.remove(&conv);
-                        }
-                        // Something may have arrived while we were finishing.
-                        st.inbound_wake.notify_one();
-                    });
+                    kick(&state, conv);
                 }
             }
             Err(e) => tracing::error!(error = %e, "could not list pending conversations"),
@@ -112,15 +125,29 @@ pub async fn run(state: AppState) {
 
 async fn drain(state: &AppState, conv: ConversationId) {
     loop {
+        let drained = drain_once(state, conv).await;
+        let mut m = state.draining.0.lock().unwrap_or_else(|p| p.into_inner());
+        if drained && m.get(&conv) == Some(&true) && !state.is_shutting_down() {
+            m.insert(conv, false);
+            continue;
+        }
+        m.remove(&conv);
+        return;
+    }
+}
+
+/// Processes the conversation's items until none is left (true) or something failed.
+async fn drain_once(state: &AppState, conv: ConversationId) -> bool {
+    loop {
         if state.is_shutting_down() {
-            return;
+            return false;
         }
         let next = match state.db.read(move |c| next_pending(c, conv)).await {
             Ok(Some(p)) => p,
-            Ok(None) => return,
+            Ok(None) => return true,
             Err(e) => {
                 tracing::error!(error = %e, "could not read the next inbound item");
-                return;
+                return false;
             }
         };
         if let Err(e) = process(state, &next).await {
@@ -133,7 +160,7 @@ async fn drain(state: &AppState, conv: ConversationId) {
             )
             .await;
             tokio::time::sleep(Duration::from_millis(500)).await;
-            return;
+            return false;
         }
     }
 }
@@ -226,12 +253,10 @@ pub async fn process(state: &AppState, p: &Pending) -> anyhow::Result<()> {
         .write(move |c| apply(c, &pending, &effs, &http_results))
         .await?;
 
+    crate::outbox::worker::send_direct(state, applied.direct);
     let _ = state.state.clear_effects_grouped(vec![p.id]).await;
-    if applied.sent > 0 {
+    if applied.queued > 0 {
         state.outbox.wake.notify_one();
-    }
-    if applied.inputs > 0 {
-        state.inbound_wake.notify_one();
     }
     for (kind, data) in applied.live {
         state.live.publish(p.tenant, kind, data);
@@ -302,8 +327,10 @@ fn tenant_settings(c: &Connection, tenant: TenantId) -> Result<TenantSettings, D
 
 #[derive(Default)]
 struct Applied {
-    sent: usize,
-    inputs: usize,
+    /// Replies committed as `sending`, for this step to send itself.
+    direct: Vec<queue::Due>,
+    /// Replies left to the outbox worker (the contact already had some waiting).
+    queued: usize,
     live: Vec<(&'static str, Value)>,
 }
 
@@ -327,25 +354,30 @@ fn apply(
     if done {
         return Ok(out);
     }
+    // Decided once: the step's own replies make the contact "waiting" for each other.
+    let mut direct: Option<bool> = None;
     for (i, e) in effects.iter().enumerate() {
         let key = format!("m{}:{}", p.id, i);
         match e {
             Effect::Send(content) => {
-                let queued = queue::enqueue(
-                    c,
-                    &Enqueue {
-                        tenant: p.tenant,
-                        bot: p.bot,
-                        conversation: p.conversation,
-                        to: &p.phone,
-                        content,
-                        reply_to: None,
-                        source_key: Some(key),
-                        author: "bot",
-                    },
-                )?;
-                if queued.is_some() {
-                    out.sent += 1;
+                let item = Enqueue {
+                    tenant: p.tenant,
+                    bot: p.bot,
+                    conversation: p.conversation,
+                    to: &p.phone,
+                    content,
+                    reply_to: None,
+                    source_key: Some(key),
+                    author: "bot",
+                };
+                let direct = match direct {
+                    Some(d) => d,
+                    None => *direct.insert(!queue::contact_waiting(c, p.bot, &p.phone)?),
+                };
+                if direct {
+                    out.direct.extend(queue::enqueue_sending(c, &item)?);
+                } else if queue::enqueue(c, &item)?.is_some() {
+                    out.queued += 1;
                 }
             }
             Effect::CreateOrder {
@@ -371,11 +403,11 @@ fn apply(
                 {
                     out.live.push(("order", json!({"order_id": order_id, "number": number, "conversation_id": p.conversation})));
                 }
-                push_input(c, p, &result, &key, &mut out)?;
+                push_input(c, p, &result, &key)?;
             }
             Effect::LookupOrder { number } => {
                 let result = lookup_order(c, p, *number)?;
-                push_input(c, p, &result, &key, &mut out)?;
+                push_input(c, p, &result, &key)?;
             }
             Effect::Http { .. } => {
                 let result = http_results
@@ -388,7 +420,7 @@ fn apply(
                         body: None,
                         error: Some("not run".into()),
                     });
-                push_input(c, p, &result, &key, &mut out)?;
+                push_input(c, p, &result, &key)?;
             }
             Effect::Handoff { reason } => {
                 analytics::record(
@@ -460,7 +492,7 @@ fn apply(
             json!({"conversation_id": p.conversation, "id": p.id, "direction": "in"}),
         ));
     }
-    if out.sent > 0 {
+    if !out.direct.is_empty() || out.queued > 0 {
         out.live.push((
             "message",
             json!({"conversation_id": p.conversation, "direction": "out"}),
@@ -469,19 +501,10 @@ fn apply(
     Ok(out)
 }
 
-fn push_input(
-    c: &Connection,
-    p: &Pending,
-    input: &Input,
-    key: &str,
-    out: &mut Applied,
-) -> Result<(), DbError> {
+fn push_input(c: &Connection, p: &Pending, input: &Input, key: &str) -> Result<(), DbError> {
     let value = serde_json::to_value(input).map_err(|e| DbError::Other(e.to_string()))?;
-    if super::store::push_system_input(c, p.tenant, p.bot, p.conversation, &value, Some(key))?
-        .is_some()
-    {
-        out.inputs += 1;
-    }
+    // The drainer of this conversation picks it up next.
+    super::store::push_system_input(c, p.tenant, p.bot, p.conversation, &value, Some(key))?;
     Ok(())
 }
 

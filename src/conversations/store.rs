@@ -39,16 +39,105 @@ fn row(r: &Row) -> rusqlite::Result<Conversation> {
     })
 }
 
-/// A short text for a message's content JSON.
+/// A short text for a message's content JSON. Reads only the four fields it shows,
+/// borrowing them: the inbox lists 50 of these per page and menus are large.
 pub fn preview(content_json: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(content_json).ok()?;
-    let text = v["body"]
-        .as_str()
-        .or(v["title"].as_str())
-        .or(v["caption"].as_str())
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("[{}]", v["type"].as_str().unwrap_or("?")));
+    #[derive(serde::Deserialize)]
+    struct Fields<'a> {
+        #[serde(borrow, default)]
+        body: Text<'a>,
+        #[serde(borrow, default)]
+        title: Text<'a>,
+        #[serde(borrow, default)]
+        caption: Text<'a>,
+        #[serde(borrow, default, rename = "type")]
+        kind: Text<'a>,
+    }
+    let f: Fields = serde_json::from_str(content_json).ok()?;
+    let text = match f.body.0.or(f.title.0).or(f.caption.0) {
+        Some(t) => t,
+        None => format!("[{}]", f.kind.0.as_deref().unwrap_or("?")).into(),
+    };
     Some(text.chars().take(120).collect())
+}
+
+/// A JSON string, or nothing when the value is anything else.
+#[derive(Default)]
+struct Text<'a>(Option<std::borrow::Cow<'a, str>>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Some(v.into())))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Some(v.to_string().into())))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Text<'de>, E> {
+                Ok(Text(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Text<'de>, E> {
+                Ok(Text(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Text<'de>, E> {
+                Ok(Text(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Text<'de>, E> {
+                Ok(Text(None))
+            }
+            fn visit_unit<E>(self) -> Result<Text<'de>, E> {
+                Ok(Text(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Text<'de>, A::Error> {
+                while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Text<'de>, A::Error> {
+                while s.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod preview_tests {
+    use super::preview;
+
+    #[test]
+    fn preview_picks_body_then_title_then_caption_then_the_type() {
+        assert_eq!(
+            preview(r#"{"type":"text","body":"hola"}"#).as_deref(),
+            Some("hola")
+        );
+        assert_eq!(
+            preview(
+                r#"{"type":"list","body":{"x":[1,2]},"title":"Menú","sections":[{"rows":[]}]}"#
+            )
+            .as_deref(),
+            Some("Menú")
+        );
+        assert_eq!(
+            preview(r#"{"type":"image","caption":"foto \"1\""}"#).as_deref(),
+            Some("foto \"1\"")
+        );
+        assert_eq!(
+            preview(r#"{"type":"location","lat":1.5}"#).as_deref(),
+            Some("[location]")
+        );
+        assert_eq!(preview(r#"{"body":null}"#).as_deref(), Some("[?]"));
+        assert_eq!(preview("not json"), None);
+        let long = format!(r#"{{"body":"{}"}}"#, "é".repeat(300));
+        assert_eq!(preview(&long).unwrap().chars().count(), 120);
+    }
 }
 
 pub struct Filter {

@@ -25,9 +25,31 @@ pub struct Enqueue<'a> {
 
 /// Queues a message; returns its outbox id, or None when `source_key` was already queued.
 pub fn enqueue(c: &Connection, e: &Enqueue) -> Result<Option<i64>, DbError> {
+    Ok(insert(c, e, "queued")?.map(|d| d.id))
+}
+
+/// Like [`enqueue`], but the row starts `sending`: the caller sends it itself once the
+/// transaction has committed (after a crash, [`recover_inflight`] queues it again).
+/// Only for a contact with nothing else waiting ([`contact_waiting`]), or order breaks.
+pub fn enqueue_sending(c: &Connection, e: &Enqueue) -> Result<Option<Due>, DbError> {
+    insert(c, e, "sending")
+}
+
+/// Whether the contact has a message queued or being sent: a new one must queue behind it.
+pub fn contact_waiting(c: &Connection, bot: BotId, to: &str) -> Result<bool, DbError> {
+    Ok(c.query_row_cached(
+        "SELECT 1 FROM outbox WHERE bot_id = ?1 AND to_phone = ?2 AND status IN ('queued','sending') LIMIT 1",
+        params![bot, to],
+        |_| Ok(()),
+    )
+    .optional()?
+    .is_some())
+}
+
+fn insert(c: &Connection, e: &Enqueue, status: &str) -> Result<Option<Due>, DbError> {
     if let Some(key) = &e.source_key {
         let exists = c
-            .query_row(
+            .query_row_cached(
                 "SELECT 1 FROM messages WHERE source_key = ?1",
                 [key],
                 |_| Ok(()),
@@ -49,7 +71,7 @@ pub fn enqueue(c: &Connection, e: &Enqueue) -> Result<Option<i64>, DbError> {
     let message_id = c.last_insert_rowid();
     // Replies in the simulator's conversation go to its transcript, never to a provider.
     let sandbox: bool = c
-        .query_row(
+        .query_row_cached(
             "SELECT sandbox FROM conversations WHERE id = ?1",
             [e.conversation],
             |r| r.get(0),
@@ -57,11 +79,34 @@ pub fn enqueue(c: &Connection, e: &Enqueue) -> Result<Option<i64>, DbError> {
         .optional()?
         .unwrap_or(false);
     c.execute_cached(
-        "INSERT INTO outbox (tenant_id, bot_id, message_id, to_phone, content, reply_to, next_attempt_at, created_at, updated_at, sandbox)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, ?8)",
-        params![e.tenant, e.bot, message_id, e.to, content, e.reply_to, now, sandbox],
+        "INSERT INTO outbox (tenant_id, bot_id, message_id, to_phone, content, reply_to, next_attempt_at, created_at, updated_at, sandbox, status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9)",
+        params![e.tenant, e.bot, message_id, e.to, content, e.reply_to, now, sandbox, status],
     )?;
-    Ok(Some(c.last_insert_rowid()))
+    Ok(Some(Due {
+        id: c.last_insert_rowid(),
+        tenant: e.tenant,
+        bot: e.bot,
+        message_id,
+        to: e.to.to_string(),
+        content: e.content.clone(),
+        reply_to: e.reply_to.map(str::to_string),
+        attempts: 0,
+        sandbox,
+    }))
+}
+
+/// Rows a direct sender will not send after all (an earlier reply went back to the
+/// queue): they queue behind it, attempts untouched.
+pub fn requeue_sending(c: &Connection, ids: &[i64]) -> Result<(), DbError> {
+    let now = now_text();
+    for id in ids {
+        c.execute_cached(
+            "UPDATE outbox SET status = 'queued', updated_at = ?2 WHERE id = ?1 AND status = 'sending'",
+            params![id, now],
+        )?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone)]
@@ -161,16 +206,12 @@ pub fn mark_sent(
         params![due.id, attempts, channel, provider_id, now],
     )?;
     // A receipt may have raced ahead of us; never move the message backwards.
-    c.execute_cached(
-        "UPDATE messages SET provider_message_id = ?2, channel = ?3,
-            status = CASE WHEN status IN ('queued','sending') THEN 'sent' ELSE status END
-         WHERE id = ?1",
-        params![due.message_id, provider_id, channel],
-    )?;
     let conv: Option<String> = c
-        .query_row(
-            "SELECT conversation_id FROM messages WHERE id = ?1",
-            [due.message_id],
+        .query_row_cached(
+            "UPDATE messages SET provider_message_id = ?2, channel = ?3,
+                status = CASE WHEN status IN ('queued','sending') THEN 'sent' ELSE status END
+             WHERE id = ?1 RETURNING conversation_id",
+            params![due.message_id, provider_id, channel],
             |r| r.get(0),
         )
         .optional()?;

@@ -27,6 +27,8 @@ pub struct OutboxRuntime {
     pub limiter: Mutex<RateLimiter<BotId, Instant>>,
     pub retry: RetryPolicy,
     pub concurrency: usize,
+    /// Direct senders (a step's replies sent straight from the processor) still running.
+    direct: tokio::sync::watch::Sender<usize>,
     default_burst: u32,
     /// Maps tokio time (pausable in tests) to wall time for stored timestamps.
     epoch: (Instant, DateTime<Utc>),
@@ -53,6 +55,7 @@ impl OutboxRuntime {
                 ..RetryPolicy::default()
             },
             concurrency: cfg.concurrency.max(1),
+            direct: tokio::sync::watch::Sender::new(0),
             epoch: (Instant::now(), Utc::now()),
         }
     }
@@ -70,6 +73,47 @@ impl OutboxRuntime {
             .map(|c| c.state_at(&key, Instant::now()))
             .unwrap_or(CircuitState::Closed)
     }
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Sent,
+    /// Failed, dead or dropped: nothing later for this contact waits on it.
+    Settled,
+    /// Back in the queue for a later attempt.
+    Requeued,
+}
+
+/// Sends one step's replies in order, straight from the processor once its transaction
+/// committed them as `sending`: no claim round-trip, and the next reply goes out without
+/// waiting for the previous one's outcome to be written. If one goes back to the queue,
+/// the rest queue behind it and the poller keeps the order.
+pub fn send_direct(state: &AppState, batch: Vec<Due>) {
+    if batch.is_empty() {
+        return;
+    }
+    state.outbox.direct.send_modify(|n| *n += 1);
+    let st = state.clone();
+    tokio::spawn(async move {
+        let mut records = tokio::task::JoinSet::new();
+        let mut rest = batch.into_iter();
+        while let Some(due) = rest.next() {
+            if deliver(&st, due, Some(&mut records)).await == Outcome::Requeued {
+                let ids: Vec<i64> = rest.by_ref().map(|d| d.id).collect();
+                if let Some(&first) = ids.first() {
+                    persist(&st, "replies queued behind a retry", first, move |c| {
+                        queue::requeue_sending(c, &ids)
+                    })
+                    .await;
+                }
+                break;
+            }
+        }
+        while records.join_next().await.is_some() {}
+        st.outbox.wake.notify_one();
+        st.outbox.direct.send_modify(|n| *n -= 1);
+    });
 }
 
 /// Runs until shutdown.
@@ -107,7 +151,7 @@ pub async fn run(state: AppState) {
                         };
                         let st = state.clone();
                         tokio::spawn(async move {
-                            deliver(&st, due).await;
+                            deliver(&st, due, None).await;
                             drop(permit);
                             st.outbox.wake.notify_one();
                         });
@@ -150,14 +194,21 @@ pub async fn run(state: AppState) {
         }
     }
     // Let in-flight sends finish so their outcome is recorded.
-    let _ = tokio::time::timeout(
-        Duration::from_secs(4),
-        permits.acquire_many(rt.concurrency as u32),
-    )
+    let mut direct = rt.direct.subscribe();
+    let _ = tokio::time::timeout(Duration::from_secs(4), async {
+        let _ = permits.acquire_many(rt.concurrency as u32).await;
+        let _ = direct.wait_for(|n| *n == 0).await;
+    })
     .await;
 }
 
-async fn deliver(state: &AppState, due: Due) {
+/// One attempt at one message. With `background`, a successful send's record is written
+/// by a task in that set instead of before returning.
+async fn deliver(
+    state: &AppState,
+    due: Due,
+    background: Option<&mut tokio::task::JoinSet<()>>,
+) -> Outcome {
     let rt = &state.outbox;
     if due.sandbox {
         let d = due.clone();
@@ -168,8 +219,9 @@ async fn deliver(state: &AppState, due: Due) {
             .await;
         if let Err(e) = res {
             tracing::error!(error = %e, outbox = due.id, "could not record a sandbox reply");
+            return Outcome::Settled;
         }
-        return;
+        return Outcome::Sent;
     }
     let live = match state.live_bot(due.bot).await {
         Ok(Some(l)) => l,
@@ -188,7 +240,7 @@ async fn deliver(state: &AppState, due: Due) {
                     )
                 })
                 .await;
-            return;
+            return Outcome::Settled;
         }
         Err(e) => {
             requeue_after(
@@ -200,7 +252,7 @@ async fn deliver(state: &AppState, due: Due) {
                 None,
             )
             .await;
-            return;
+            return Outcome::Requeued;
         }
     };
     let now = Instant::now();
@@ -233,7 +285,7 @@ async fn deliver(state: &AppState, due: Due) {
             None,
         )
         .await;
-        return;
+        return Outcome::Requeued;
     }
 
     let chain: Vec<ChannelKey> = (0..live.channels.len()).map(|i| (due.bot, i)).collect();
@@ -261,7 +313,7 @@ async fn deliver(state: &AppState, due: Due) {
                 None,
             )
             .await;
-            return;
+            return Outcome::Requeued;
         }
         Route::NoChannels => {
             let d = due.clone();
@@ -278,11 +330,13 @@ async fn deliver(state: &AppState, due: Due) {
                     )
                 })
                 .await;
-            return;
+            return Outcome::Settled;
         }
     };
     let Some(channel) = live.channels.get(key.1).cloned() else {
-        return;
+        // The chain changed under us; the next claim routes it afresh.
+        requeue_after(state, &due, Duration::ZERO, due.attempts, None, None).await;
+        return Outcome::Requeued;
     };
     let kind = channel.kind();
     let attempts = due.attempts + 1;
@@ -301,12 +355,21 @@ async fn deliver(state: &AppState, due: Due) {
             for t in transitions {
                 log_transition(&live, key, t.from, t.to);
             }
-            let d = due.clone();
             let pid = sent.provider_message_id;
-            persist(state, "a sent message", due.id, move |c| {
-                queue::mark_sent(c, &d, kind.as_str(), &pid, attempts)
-            })
-            .await;
+            let (st, id) = (state.clone(), due.id);
+            let record = async move {
+                persist(&st, "a sent message", id, move |c| {
+                    queue::mark_sent(c, &due, kind.as_str(), &pid, attempts)
+                })
+                .await
+            };
+            match background {
+                Some(set) => {
+                    set.spawn(record);
+                }
+                None => record.await,
+            }
+            Outcome::Sent
         }
         Err(err) if err.retriable => {
             metrics::counter!("messages_failed_total", "channel" => kind.as_str(), "retriable" => "true").increment(1);
@@ -348,6 +411,7 @@ async fn deliver(state: &AppState, due: Due) {
                         Some(kind.as_str()),
                     )
                     .await;
+                    Outcome::Requeued
                 }
                 RetryDecision::GiveUp => {
                     tracing::warn!(outbox = due.id, error = %err, "retries exhausted; dead-lettered");
@@ -364,6 +428,7 @@ async fn deliver(state: &AppState, due: Due) {
                         )
                     })
                     .await;
+                    Outcome::Settled
                 }
             }
         }
@@ -375,6 +440,7 @@ async fn deliver(state: &AppState, due: Due) {
                 queue::mark_failed(c, &d, "failed", attempts, err.code.as_deref(), &err.message)
             })
             .await;
+            Outcome::Settled
         }
     }
 }

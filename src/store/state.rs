@@ -329,33 +329,72 @@ impl StateStore {
 }
 
 /// Drains whatever is queued, commits it in one transaction, then answers every step.
+/// Clears alone never cost a commit (an fsync): they ride along with the next steps, or
+/// go after a quiet second.
 fn group_writer(store: Weak<Inner>, rx: mpsc::Receiver<Op>) {
-    while let Ok(first) = rx.recv() {
-        let mut ops = vec![first];
+    const CLEAR_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+    let mut clears: Vec<i64> = vec![];
+    loop {
+        let first = if clears.is_empty() {
+            match rx.recv() {
+                Ok(op) => Some(op),
+                Err(_) => return,
+            }
+        } else {
+            match rx.recv_timeout(CLEAR_AFTER) {
+                Ok(op) => Some(op),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    commit_and_answer(&store, vec![Op::Clear(std::mem::take(&mut clears))]);
+                    return;
+                }
+            }
+        };
+        let Some(first) = first else {
+            // A quiet second: write the clears on their own.
+            commit_and_answer(&store, vec![Op::Clear(std::mem::take(&mut clears))]);
+            continue;
+        };
+        let mut ops = vec![];
+        let mut sort = |op: Op, ops: &mut Vec<Op>| match op {
+            Op::Clear(ids) => clears.extend(ids),
+            step => ops.push(step),
+        };
+        sort(first, &mut ops);
         while ops.len() < MAX_GROUP {
             match rx.try_recv() {
-                Ok(op) => ops.push(op),
+                Ok(op) => sort(op, &mut ops),
                 Err(_) => break,
             }
         }
-        let started = std::time::Instant::now();
-        let result = match store.upgrade() {
-            Some(inner) => {
-                let result = inner.db().and_then(|db| commit_group(&db, &ops));
-                if let Err(e) = &result {
-                    tracing::error!(error = %e, steps = ops.len(), "redb group commit failed");
-                    inner.recover(e);
-                }
-                result.map_err(|e| e.to_string())
+        if ops.is_empty() && clears.len() < MAX_GROUP {
+            continue;
+        }
+        if !clears.is_empty() {
+            ops.push(Op::Clear(std::mem::take(&mut clears)));
+        }
+        commit_and_answer(&store, ops);
+    }
+}
+
+fn commit_and_answer(store: &Weak<Inner>, ops: Vec<Op>) {
+    let started = std::time::Instant::now();
+    let result = match store.upgrade() {
+        Some(inner) => {
+            let result = inner.db().and_then(|db| commit_group(&db, &ops));
+            if let Err(e) = &result {
+                tracing::error!(error = %e, steps = ops.len(), "redb group commit failed");
+                inner.recover(e);
             }
-            None => Err("state store closed".to_string()),
-        };
-        metrics::histogram!("redb_group_commit_seconds").record(started.elapsed().as_secs_f64());
-        metrics::histogram!("redb_group_size").record(ops.len() as f64);
-        for op in ops {
-            if let Op::Step { done, .. } = op {
-                let _ = done.send(result.clone());
-            }
+            result.map_err(|e| e.to_string())
+        }
+        None => Err("state store closed".to_string()),
+    };
+    metrics::histogram!("redb_group_commit_seconds").record(started.elapsed().as_secs_f64());
+    metrics::histogram!("redb_group_size").record(ops.len() as f64);
+    for op in ops {
+        if let Op::Step { done, .. } = op {
+            let _ = done.send(result.clone());
         }
     }
 }
