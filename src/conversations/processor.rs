@@ -354,8 +354,9 @@ fn apply(
     if done {
         return Ok(out);
     }
-    // Decided once: the step's own replies make the contact "waiting" for each other.
-    let mut direct: Option<bool> = None;
+    // Decided before the first insert: the step's own replies would make the contact "waiting".
+    let direct = effects.iter().any(|e| matches!(e, Effect::Send(_)))
+        && !queue::contact_waiting(c, p.bot, &p.phone)?;
     for (i, e) in effects.iter().enumerate() {
         let key = format!("m{}:{}", p.id, i);
         match e {
@@ -369,10 +370,6 @@ fn apply(
                     reply_to: None,
                     source_key: Some(key),
                     author: "bot",
-                };
-                let direct = match direct {
-                    Some(d) => d,
-                    None => *direct.insert(!queue::contact_waiting(c, p.bot, &p.phone)?),
                 };
                 if direct {
                     out.direct.extend(queue::enqueue_sending(c, &item)?);

@@ -336,24 +336,22 @@ fn group_writer(store: Weak<Inner>, rx: mpsc::Receiver<Op>) {
     let mut clears: Vec<i64> = vec![];
     loop {
         let first = if clears.is_empty() {
-            match rx.recv() {
-                Ok(op) => Some(op),
-                Err(_) => return,
-            }
+            rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected)
         } else {
-            match rx.recv_timeout(CLEAR_AFTER) {
-                Ok(op) => Some(op),
-                Err(mpsc::RecvTimeoutError::Timeout) => None,
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
+            rx.recv_timeout(CLEAR_AFTER)
+        };
+        let first = match first {
+            Ok(op) => op,
+            Err(e) => {
+                // A quiet second (or the end): write the clears on their own.
+                if !clears.is_empty() {
                     commit_and_answer(&store, vec![Op::Clear(std::mem::take(&mut clears))]);
+                }
+                if e == mpsc::RecvTimeoutError::Disconnected {
                     return;
                 }
+                continue;
             }
-        };
-        let Some(first) = first else {
-            // A quiet second: write the clears on their own.
-            commit_and_answer(&store, vec![Op::Clear(std::mem::take(&mut clears))]);
-            continue;
         };
         let mut ops = vec![];
         let mut sort = |op: Op, ops: &mut Vec<Op>| match op {
