@@ -640,3 +640,53 @@ async fn http_nodes_refuse_private_addresses_unless_the_shop_allows_them() {
     let r = shop.say(text("hola")).await;
     assert_eq!(texts(&r), vec!["precio S/ 10"]);
 }
+
+#[tokio::test]
+async fn the_start_up_sweep_forgets_applied_effects_and_keeps_unapplied_ones() {
+    use dashoffice::store::state::{Conversation, Step};
+    let s = TestServer::start().await;
+    let (tenant, _) = s.owner_token("Sweep").await;
+    // An inbound item SQLite marks processed, whose effects a crash left in redb.
+    let processed: i64 = s
+        .state
+        .db
+        .write(move |c| {
+            c.execute(
+                "INSERT INTO messages (tenant_id, bot_id, conversation_id, direction, kind, content, status, created_at, processed_at)
+                 VALUES (?1, 'b', 'c', 'in', 'customer', '{}', 'received', 'now', 'now')",
+                [tenant],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+        .await
+        .unwrap();
+    let unapplied = processed + 1_000;
+    let conv = Conversation::<()> {
+        session: None,
+        last_inbound_id: unapplied,
+    };
+    let effects = vec!["reply"];
+    s.state
+        .state
+        .commit_steps(&[
+            Step {
+                key: "sweep:1",
+                conversation: &conv,
+                inbound_id: processed,
+                effects: &effects,
+            },
+            Step {
+                key: "sweep:2",
+                conversation: &conv,
+                inbound_id: unapplied,
+                effects: &effects,
+            },
+        ])
+        .unwrap();
+    let swept = dashoffice::conversations::processor::sweep_applied_effects(&s.state)
+        .await
+        .unwrap();
+    assert_eq!(swept, 1);
+    assert_eq!(s.state.state.effect_ids().unwrap(), vec![unapplied]);
+    s.stop().await;
+}

@@ -64,7 +64,7 @@ pub fn store_events(
                 reply_to: _,
             } => {
                 let exists: bool = c
-                    .query_row(
+                    .query_row_cached(
                         "SELECT 1 FROM messages WHERE bot_id = ?1 AND provider_message_id = ?2 AND direction = 'in'",
                         params![bot.id, provider_message_id],
                         |_| Ok(true),
@@ -99,7 +99,7 @@ pub fn store_events(
                 ..
             } => {
                 let current: Option<(i64, String, String)> = c
-                    .query_row(
+                    .query_row_cached(
                         "SELECT id, status, conversation_id FROM messages WHERE provider_message_id = ?1 AND bot_id = ?2 AND direction = 'out'",
                         params![provider_message_id, bot.id],
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),

@@ -102,6 +102,14 @@ pub fn kick(state: &AppState, conv: ConversationId) {
 /// The scan: finds conversations with unprocessed input (at start-up: the replay; later
 /// whatever no one handed over) and kicks each.
 pub async fn run(state: AppState) {
+    match sweep_applied_effects(&state).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            count = n,
+            "forgot effects a crash left after they were applied"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not sweep applied effects"),
+    }
     let mut shutdown = state.shutdown_signal();
     loop {
         if *shutdown.borrow() {
@@ -121,6 +129,36 @@ pub async fn run(state: AppState) {
             _ = shutdown.changed() => {}
         }
     }
+}
+
+/// A step's effects leave redb with a later group commit, after SQLite marked the item
+/// processed; a crash in between leaves them behind. Forgets those (never the effects of
+/// an item still unprocessed: the replay needs them). Returns how many.
+pub async fn sweep_applied_effects(state: &AppState) -> anyhow::Result<usize> {
+    let st = state.state.clone();
+    let ids = tokio::task::spawn_blocking(move || st.effect_ids()).await??;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let applied = state
+        .db
+        .read(move |c| {
+            let mut st = c.prepare_cached(
+                "SELECT 1 FROM messages WHERE id = ?1 AND processed_at IS NOT NULL",
+            )?;
+            let mut out = vec![];
+            for id in ids {
+                if st.exists([id])? {
+                    out.push(id);
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    let n = applied.len();
+    let st = state.state.clone();
+    tokio::task::spawn_blocking(move || st.clear_effects(&applied)).await??;
+    Ok(n)
 }
 
 async fn drain(state: &AppState, conv: ConversationId) {
@@ -344,7 +382,7 @@ fn apply(
 ) -> Result<Applied, DbError> {
     let mut out = Applied::default();
     let done: bool = c
-        .query_row(
+        .query_row_cached(
             "SELECT processed_at IS NOT NULL FROM messages WHERE id = ?1",
             [p.id],
             |r| r.get(0),

@@ -273,7 +273,7 @@ pub fn push_system_input(
 ) -> Result<Option<i64>, DbError> {
     if let Some(key) = source_key {
         let exists = c
-            .query_row(
+            .query_row_cached(
                 "SELECT 1 FROM messages WHERE source_key = ?1",
                 [key],
                 |_| Ok(()),

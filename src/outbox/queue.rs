@@ -47,27 +47,19 @@ pub fn contact_waiting(c: &Connection, bot: BotId, to: &str) -> Result<bool, DbE
 }
 
 fn insert(c: &Connection, e: &Enqueue, status: &str) -> Result<Option<Due>, DbError> {
-    if let Some(key) = &e.source_key {
-        let exists = c
-            .query_row_cached(
-                "SELECT 1 FROM messages WHERE source_key = ?1",
-                [key],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some();
-        if exists {
-            return Ok(None);
-        }
-    }
     let now = now_text();
     let content =
         serde_json::to_string(e.content).map_err(|err| DbError::Other(err.to_string()))?;
-    c.execute_cached(
+    // The unique `messages_source` index makes a repeated source key a no-op.
+    let inserted = c.execute_cached(
         "INSERT INTO messages (tenant_id, bot_id, conversation_id, direction, kind, content, status, author, source_key, created_at)
-         VALUES (?1, ?2, ?3, 'out', 'reply', ?4, 'queued', ?5, ?6, ?7)",
+         VALUES (?1, ?2, ?3, 'out', 'reply', ?4, 'queued', ?5, ?6, ?7)
+         ON CONFLICT DO NOTHING",
         params![e.tenant, e.bot, e.conversation, content, e.author, e.source_key, now],
     )?;
+    if inserted == 0 {
+        return Ok(None);
+    }
     let message_id = c.last_insert_rowid();
     // Replies in the simulator's conversation go to its transcript, never to a provider.
     let sandbox: bool = c
@@ -313,7 +305,9 @@ fn mark_failed_inner(
 /// at-least-once window). Returns how many.
 pub fn recover_inflight(c: &Connection) -> Result<usize, DbError> {
     Ok(c.execute_cached(
-        "UPDATE outbox SET status = 'queued', updated_at = ?1 WHERE status = 'sending'",
+        // The IN term lets the planner use the partial index `outbox_order`.
+        "UPDATE outbox SET status = 'queued', updated_at = ?1
+         WHERE status = 'sending' AND status IN ('queued','sending')",
         [now_text()],
     )?)
 }

@@ -74,7 +74,9 @@ impl MigrationState {
 }
 
 /// Process-wide SQLite settings, before the first connection opens: no global memory
-/// statistics (their mutex serialised every allocation of every connection).
+/// statistics (their mutex serialised every allocation of every connection), and a
+/// statement journal (each group-commit job's savepoint) kept in one 256 KiB buffer
+/// before it spills to a file, instead of 1 KiB chunks.
 fn configure_library() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -82,6 +84,7 @@ fn configure_library() {
         // only means the default stays.
         unsafe {
             rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0);
+            rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_STMTJRNL_SPILL, 256 * 1024);
         }
     });
 }
@@ -97,7 +100,8 @@ fn configure(conn: &Connection, synchronous: &str) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // temp_store stays at its default (FILE): MEMORY would also force savepoint
+    // journals into 1 KiB chunks, ~15% of the writer thread's time under load.
     conn.pragma_update(None, "cache_size", -16000)?;
     conn.set_prepared_statement_cache_capacity(256);
     Ok(())

@@ -264,6 +264,17 @@ impl StateStore {
         }
     }
 
+    /// The inbound rowids that still have effects kept (for the start-up sweep).
+    pub fn effect_ids(&self) -> Result<Vec<i64>, StateError> {
+        let tx = self.db()?.begin_read()?;
+        let t = tx.open_table(EFFECTS)?;
+        let mut out = vec![];
+        for row in t.iter()? {
+            out.push(row?.0.value());
+        }
+        Ok(out)
+    }
+
     /// Forgets effects once SQLite has them (they are keyed there, so this is only tidying).
     pub fn clear_effects(&self, inbound_ids: &[i64]) -> Result<(), StateError> {
         if inbound_ids.is_empty() {
