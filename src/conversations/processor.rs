@@ -41,51 +41,29 @@ pub struct Pending {
     pub status: String,
 }
 
-/// The conversation's next item, its redb state (one blocking hop for both), and whether
-/// another item was already waiting behind it.
-struct Next {
-    pending: Pending,
-    stored: Option<Stored<Session>>,
-    more: bool,
-}
-
-fn next_pending(
-    c: &Connection,
-    st: &crate::store::StateStore,
-    conversation: ConversationId,
-) -> Result<Option<Next>, DbError> {
-    let mut stmt = c.prepare_cached(
+fn next_pending(c: &Connection, conversation: ConversationId) -> Result<Option<Pending>, DbError> {
+    Ok(c.query_row_cached(
         "SELECT m.id, m.tenant_id, m.bot_id, m.conversation_id, m.kind, m.content,
                     v.contact_phone, v.contact_name, v.status
              FROM messages m JOIN conversations v ON v.id = m.conversation_id
              WHERE m.conversation_id = ?1 AND m.direction = 'in' AND m.processed_at IS NULL
-             ORDER BY m.id LIMIT 2",
-    )?;
-    let mut rows = stmt.query_map([conversation], |r| {
-        Ok(Pending {
-            id: r.get(0)?,
-            tenant: r.get(1)?,
-            bot: r.get(2)?,
-            conversation: r.get(3)?,
-            kind: r.get(4)?,
-            content: r.get(5)?,
-            phone: r.get(6)?,
-            name: r.get(7)?,
-            status: r.get(8)?,
-        })
-    })?;
-    let Some(pending) = rows.next().transpose()? else {
-        return Ok(None);
-    };
-    let more = rows.next().is_some();
-    let stored = st
-        .conversation(&conversation_key(pending.bot, &pending.phone))
-        .map_err(|e| DbError::Other(e.to_string()))?;
-    Ok(Some(Next {
-        pending,
-        stored,
-        more,
-    }))
+             ORDER BY m.id LIMIT 1",
+        [conversation],
+        |r| {
+            Ok(Pending {
+                id: r.get(0)?,
+                tenant: r.get(1)?,
+                bot: r.get(2)?,
+                conversation: r.get(3)?,
+                kind: r.get(4)?,
+                content: r.get(5)?,
+                phone: r.get(6)?,
+                name: r.get(7)?,
+                status: r.get(8)?,
+            })
+        },
+    )
+    .optional()?)
 }
 
 fn conversations_with_work(c: &Connection) -> Result<Vec<ConversationId>, DbError> {
@@ -197,40 +175,32 @@ async fn drain(state: &AppState, conv: ConversationId) {
 }
 
 /// Processes the conversation's items until none is left (true) or something failed.
-/// The read after the last item is skipped when nothing was behind it and the step
-/// queued no input of its own: anything stored since then came with a [`kick`].
 async fn drain_once(state: &AppState, conv: ConversationId) -> bool {
-    let mut more = true;
-    while more {
+    loop {
         if state.is_shutting_down() {
             return false;
         }
-        let st = state.state.clone();
-        let next = match state.db.read(move |c| next_pending(c, &st, conv)).await {
-            Ok(Some(n)) => n,
+        let next = match state.db.read(move |c| next_pending(c, conv)).await {
+            Ok(Some(p)) => p,
             Ok(None) => return true,
             Err(e) => {
                 tracing::error!(error = %e, "could not read the next inbound item");
                 return false;
             }
         };
-        match process(state, &next.pending, next.stored).await {
-            Ok(followups) => more = next.more || followups,
-            Err(e) => {
-                tracing::error!(error = %e, message = next.pending.id, "processing failed; will retry");
-                analytics::errors::record_job_failure(
-                    &state.db,
-                    Some(next.pending.tenant),
-                    "conversations",
-                    &e.to_string(),
-                )
-                .await;
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                return false;
-            }
+        if let Err(e) = process(state, &next).await {
+            tracing::error!(error = %e, message = next.id, "processing failed; will retry");
+            analytics::errors::record_job_failure(
+                &state.db,
+                Some(next.tenant),
+                "conversations",
+                &e.to_string(),
+            )
+            .await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            return false;
         }
     }
-    true
 }
 
 fn conversation_key(bot: BotId, phone: &str) -> String {
@@ -264,14 +234,13 @@ fn item_of(p: &Pending) -> Item {
     }
 }
 
-/// Processes one inbound item exactly once, given its conversation's redb state; true
-/// when the step may have queued input of its own (or was a replay) to process next.
-async fn process(
-    state: &AppState,
-    p: &Pending,
-    stored: Option<Stored<Session>>,
-) -> anyhow::Result<bool> {
+/// Processes one inbound item exactly once.
+pub async fn process(state: &AppState, p: &Pending) -> anyhow::Result<()> {
     let key = conversation_key(p.bot, &p.phone);
+    let st = state.state.clone();
+    let k = key.clone();
+    let stored: Option<Stored<Session>> =
+        tokio::task::spawn_blocking(move || st.conversation(&k)).await??;
 
     let effects: Vec<Effect> = match &stored {
         Some(s) if s.last_inbound_id >= p.id => {
@@ -331,7 +300,7 @@ async fn process(
         state.live.publish(p.tenant, kind, data);
     }
     metrics::counter!("engine_steps_total").increment(1);
-    Ok(applied.followups)
+    Ok(())
 }
 
 /// Step 1: run the engine (or not: a person has the conversation, nothing is published).
@@ -400,8 +369,6 @@ struct Applied {
     direct: Vec<queue::Due>,
     /// Replies left to the outbox worker (the contact already had some waiting).
     queued: usize,
-    /// Input this step queued for the conversation (or a replay: unknown), read next.
-    followups: bool,
     live: Vec<(&'static str, Value)>,
 }
 
@@ -423,7 +390,6 @@ fn apply(
         .optional()?
         .unwrap_or(true);
     if done {
-        out.followups = true;
         return Ok(out);
     }
     // Decided before the first insert: the step's own replies would make the contact "waiting".
@@ -472,11 +438,11 @@ fn apply(
                 {
                     out.live.push(("order", json!({"order_id": order_id, "number": number, "conversation_id": p.conversation})));
                 }
-                push_input(c, p, &result, &key, &mut out)?;
+                push_input(c, p, &result, &key)?;
             }
             Effect::LookupOrder { number } => {
                 let result = lookup_order(c, p, *number)?;
-                push_input(c, p, &result, &key, &mut out)?;
+                push_input(c, p, &result, &key)?;
             }
             Effect::Http { .. } => {
                 let result = http_results
@@ -489,7 +455,7 @@ fn apply(
                         body: None,
                         error: Some("not run".into()),
                     });
-                push_input(c, p, &result, &key, &mut out)?;
+                push_input(c, p, &result, &key)?;
             }
             Effect::Handoff { reason } => {
                 analytics::record(
@@ -570,14 +536,7 @@ fn apply(
     Ok(out)
 }
 
-fn push_input(
-    c: &Connection,
-    p: &Pending,
-    input: &Input,
-    key: &str,
-    out: &mut Applied,
-) -> Result<(), DbError> {
-    out.followups = true;
+fn push_input(c: &Connection, p: &Pending, input: &Input, key: &str) -> Result<(), DbError> {
     let value = serde_json::to_value(input).map_err(|e| DbError::Other(e.to_string()))?;
     // The drainer of this conversation picks it up next.
     super::store::push_system_input(c, p.tenant, p.bot, p.conversation, &value, Some(key))?;

@@ -213,28 +213,33 @@ async fn deliver(
     if due.sandbox {
         let d = due.clone();
         let id = format!("sandbox-{}", due.id);
-        // Retried like every other outcome: a row left `sending` blocks its contact.
-        persist(state, "a sandbox reply", due.id, move |c| {
-            queue::mark_sent(c, &d, "sandbox", &id, d.attempts + 1)
-        })
-        .await;
+        let res = state
+            .db
+            .write(move |c| queue::mark_sent(c, &d, "sandbox", &id, d.attempts + 1))
+            .await;
+        if let Err(e) = res {
+            tracing::error!(error = %e, outbox = due.id, "could not record a sandbox reply");
+            return Outcome::Settled;
+        }
         return Outcome::Sent;
     }
     let live = match state.live_bot(due.bot).await {
         Ok(Some(l)) => l,
         Ok(None) => {
             let d = due.clone();
-            persist(state, "a reply to a deleted bot", due.id, move |c| {
-                queue::mark_failed(
-                    c,
-                    &d,
-                    "failed",
-                    d.attempts,
-                    Some("bot_deleted"),
-                    "the bot no longer exists",
-                )
-            })
-            .await;
+            let _ = state
+                .db
+                .write(move |c| {
+                    queue::mark_failed(
+                        c,
+                        &d,
+                        "failed",
+                        d.attempts,
+                        Some("bot_deleted"),
+                        "the bot no longer exists",
+                    )
+                })
+                .await;
             return Outcome::Settled;
         }
         Err(e) => {
