@@ -271,23 +271,15 @@ pub fn push_system_input(
     input: &serde_json::Value,
     source_key: Option<&str>,
 ) -> Result<Option<i64>, DbError> {
-    if let Some(key) = source_key {
-        let exists = c
-            .query_row_cached(
-                "SELECT 1 FROM messages WHERE source_key = ?1",
-                [key],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some();
-        if exists {
-            return Ok(None);
-        }
-    }
-    c.execute_cached(
+    // The unique `messages_source` index makes a repeated source key a no-op.
+    let inserted = c.execute_cached(
         "INSERT INTO messages (tenant_id, bot_id, conversation_id, direction, kind, content, status, source_key, created_at)
-         VALUES (?1, ?2, ?3, 'in', 'system', ?4, 'received', ?5, ?6)",
+         VALUES (?1, ?2, ?3, 'in', 'system', ?4, 'received', ?5, ?6)
+         ON CONFLICT DO NOTHING",
         params![tenant, bot, conversation, input.to_string(), source_key, now_text()],
     )?;
+    if inserted == 0 {
+        return Ok(None);
+    }
     Ok(Some(c.last_insert_rowid()))
 }
