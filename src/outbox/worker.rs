@@ -119,13 +119,28 @@ pub fn send_direct(state: &AppState, batch: Vec<Due>) {
 /// Runs until shutdown.
 pub async fn run(state: AppState) {
     let rt = &state.outbox;
-    match state.db.write(queue::recover_inflight).await {
-        Ok(n) if n > 0 => tracing::warn!(
-            count = n,
-            "re-queued messages that were in flight at the last stop"
-        ),
-        Ok(_) => {}
-        Err(e) => tracing::error!(error = %e, "outbox recovery failed"),
+    // Until this succeeds the rows left `sending` block their contacts: retry it.
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match state.db.write(queue::recover_inflight).await {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::warn!(
+                        count = n,
+                        "re-queued messages that were in flight at the last stop"
+                    );
+                }
+                break;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "outbox recovery failed; retrying");
+                if state.is_shutting_down() {
+                    return;
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
     }
     let permits = Arc::new(Semaphore::new(rt.concurrency));
     let mut shutdown = state.shutdown_signal();
