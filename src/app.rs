@@ -176,6 +176,9 @@ pub struct App {
 }
 
 pub async fn build(config: Config) -> anyhow::Result<App> {
+    // Before the stores: their threads register metrics once, and a handle taken before
+    // the recorder exists records nothing.
+    let metrics = crate::telemetry::metrics_handle();
     let data_dir = DataDir::open(&config.data_dir)?;
     let db_path = data_dir.sqlite_path();
     let (sync, pool) = (config.sqlite_synchronous.clone(), config.read_pool_size);
@@ -221,7 +224,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
                 .into()
         },
         started: Instant::now(),
-        metrics: crate::telemetry::metrics_handle(),
+        metrics,
         registry: crate::bots::registry::Registry::new(
             crate::channels::ChannelEnv::new(http.clone(), data_dir.media_dir())
                 .with_timeout(Duration::from_millis(config.outbox.send_timeout_ms)),

@@ -44,7 +44,18 @@ pub fn metrics_handle() -> PrometheusHandle {
                 ])
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             match builder.install_recorder() {
-                Ok(h) => h,
+                Ok(h) => {
+                    // Histogram samples pile up until drained; nothing drains them when
+                    // no one scrapes `/metrics` (about 8 bytes per HTTP request, forever).
+                    let upkeep = h.clone();
+                    let _ = std::thread::Builder::new()
+                        .name("metrics-upkeep".into())
+                        .spawn(move || loop {
+                            std::thread::sleep(std::time::Duration::from_secs(5));
+                            upkeep.run_upkeep();
+                        });
+                    h
+                }
                 // Another recorder is installed: render an unconnected one rather than fail.
                 Err(_) => PrometheusBuilder::new().build_recorder().handle(),
             }

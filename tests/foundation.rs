@@ -409,6 +409,29 @@ async fn health_reports_stores_and_metrics_count_requests() {
     assert!(count(&text) >= before + 3.0, "{text}");
     assert!(text.contains("http_request_duration_seconds"));
     assert!(text.contains("process_resident_memory_bytes"));
+
+    // The writer thread's own metrics (registered when the database opens) are recorded.
+    s.owner_token("M").await;
+    let text = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "sqlite_write_batch_seconds_count",
+        "sqlite_write_group_jobs_count",
+    ] {
+        let n: f64 = text
+            .lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        assert!(n >= 1.0, "{name} missing or zero:\n{text}");
+    }
 }
 
 #[tokio::test]

@@ -869,6 +869,7 @@ fn timing_spans(text: &str) -> Value {
         ("redb_group_commit_seconds", "ms"),
         ("redb_group_size", "steps"),
         ("sqlite_write_batch_seconds", "ms"),
+        ("sqlite_write_group_jobs", "jobs"),
     ] {
         let (sum, count) = (value(&format!("{h}_sum")), value(&format!("{h}_count")));
         if count > 0.0 {

@@ -330,6 +330,7 @@ impl CachedSql for Connection {
 
 fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
     let write_latency = metrics::histogram!("sqlite_write_batch_seconds");
+    let group_jobs = metrics::histogram!("sqlite_write_group_jobs");
     while let Ok(first) = rx.recv() {
         let started = Instant::now();
         let mut batch = vec![first];
@@ -339,6 +340,7 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
+        group_jobs.record(batch.len() as f64);
         let mut completions: Vec<Completion> = Vec::with_capacity(batch.len());
         if let Err(e) = conn.execute_cached("BEGIN IMMEDIATE", []) {
             let msg = e.to_string();
