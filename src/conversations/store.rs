@@ -113,6 +113,35 @@ mod preview_tests {
     use super::preview;
 
     #[test]
+    fn the_inbox_page_walks_the_index_without_sorting() {
+        let mut c = rusqlite::Connection::open_in_memory().unwrap();
+        crate::store::sqlite::migrate(&mut c).unwrap();
+        let plan: Vec<String> = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", super::list_sql()))
+            .unwrap()
+            .query_map(
+                rusqlite::params![
+                    "t",
+                    None::<String>,
+                    None::<String>,
+                    None::<bool>,
+                    None::<String>,
+                    None::<String>,
+                    None::<String>,
+                    50
+                ],
+                |r| r.get::<_, String>(3),
+            )
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains("conversations_recent"), "{plan}");
+        // A sorter would run the last-message subquery for rows outside the page.
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
+
+    #[test]
     fn preview_picks_body_then_title_then_caption_then_the_type() {
         assert_eq!(
             preview(r#"{"type":"text","body":"hola"}"#).as_deref(),
@@ -150,16 +179,20 @@ pub struct Filter {
     pub limit: u32,
 }
 
-pub fn list(c: &Connection, tenant: TenantId, f: &Filter) -> Result<Vec<Conversation>, DbError> {
-    let (bts, bid) = f.before.clone().unzip();
-    let mut st = c.prepare_cached(&format!(
+fn list_sql() -> String {
+    format!(
         "SELECT {COLS} FROM conversations c
          WHERE c.tenant_id = ?1 AND (?2 IS NULL OR c.bot_id = ?2) AND (?3 IS NULL OR c.status = ?3)
            AND (?4 IS NULL OR (?4 = 1 AND c.unread > 0) OR (?4 = 0 AND c.unread = 0))
            AND (?5 IS NULL OR c.assigned_user = ?5)
            AND (?6 IS NULL OR c.last_message_at < ?6 OR (c.last_message_at = ?6 AND c.id < ?7))
          ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?8"
-    ))?;
+    )
+}
+
+pub fn list(c: &Connection, tenant: TenantId, f: &Filter) -> Result<Vec<Conversation>, DbError> {
+    let (bts, bid) = f.before.clone().unzip();
+    let mut st = c.prepare_cached(&list_sql())?;
     let rows = st.query_map(
         params![tenant, f.bot, f.status, f.unread, f.assigned, bts, bid, f.limit],
         row,
