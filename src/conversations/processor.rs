@@ -180,19 +180,21 @@ async fn drain_once(state: &AppState, conv: ConversationId) -> bool {
         if state.is_shutting_down() {
             return false;
         }
-        let next = match state.db.read(move |c| next_pending(c, conv)).await {
-            Ok(Some(p)) => p,
+        let st = state.clone();
+        let next = match state.db.read(move |c| next_item(c, &st, conv)).await {
+            Ok(Some(n)) => n,
             Ok(None) => return true,
             Err(e) => {
                 tracing::error!(error = %e, "could not read the next inbound item");
                 return false;
             }
         };
-        if let Err(e) = process(state, &next).await {
-            tracing::error!(error = %e, message = next.id, "processing failed; will retry");
+        let (id, tenant) = (next.pending.id, next.pending.tenant);
+        if let Err(e) = process(state, next).await {
+            tracing::error!(error = %e, message = id, "processing failed; will retry");
             analytics::errors::record_job_failure(
                 &state.db,
-                Some(next.tenant),
+                Some(tenant),
                 "conversations",
                 &e.to_string(),
             )
@@ -234,13 +236,101 @@ fn item_of(p: &Pending) -> Item {
     }
 }
 
+/// The engine's step: the new session and the effects to apply.
+type Decision = (Option<Session>, Vec<Effect>);
+
+/// A conversation's next item with what one blocking hop could learn about it.
+struct Next {
+    pending: Pending,
+    /// Its redb state.
+    stored: Option<Stored<Session>>,
+    /// The engine's step, when the bot and its program were cached (else [`decide`]).
+    decided: Option<Decision>,
+}
+
+/// The next item, its redb state and, unless it is a replay, the engine's step: one hop
+/// to the blocking pool instead of three.
+fn next_item(
+    c: &Connection,
+    state: &AppState,
+    conversation: ConversationId,
+) -> Result<Option<Next>, DbError> {
+    let Some(pending) = next_pending(c, conversation)? else {
+        return Ok(None);
+    };
+    let stored: Option<Stored<Session>> = state
+        .state
+        .conversation(&conversation_key(pending.bot, &pending.phone))
+        .map_err(|e| DbError::Other(e.to_string()))?;
+    let decided = match &stored {
+        Some(s) if s.last_inbound_id >= pending.id => None,
+        _ => decide_cached(
+            c,
+            state,
+            &pending,
+            stored.as_ref().and_then(|s| s.session.as_ref()),
+        )?,
+    };
+    Ok(Some(Next {
+        pending,
+        stored,
+        decided,
+    }))
+}
+
+/// [`decide`] from the caches alone; `None` when a bot or program must be loaded first.
+fn decide_cached(
+    c: &Connection,
+    state: &AppState,
+    p: &Pending,
+    previous: Option<&Session>,
+) -> Result<Option<Decision>, DbError> {
+    let input = match item_of(p) {
+        Item::Reset => return Ok(Some((None, vec![]))),
+        Item::Input(i) => i,
+    };
+    if p.status == "human" && input.is_customer() {
+        return Ok(Some((previous.cloned(), vec![])));
+    }
+    let Some(live) = state.registry.cached(p.bot) else {
+        return Ok(None);
+    };
+    let cached = state
+        .programs
+        .read()
+        .ok()
+        .and_then(|m| m.get(&live.bot.id).cloned());
+    let program = match cached {
+        None => return Ok(None),
+        Some(None) => return Ok(Some((previous.cloned(), vec![]))),
+        Some(Some(program)) => program,
+    };
+    let catalog = SqlCatalog {
+        conn: c,
+        tenant: p.tenant,
+    };
+    let ctx = Ctx {
+        now: chrono::Utc::now(),
+        tenant: tenant_settings(c, p.tenant)?,
+        contact: ContactView {
+            phone: p.phone.clone(),
+            name: p.name.clone(),
+        },
+        catalog: &catalog,
+    };
+    let outcome = engine::step(&program, previous, &input, &ctx);
+    Ok(Some((outcome.session, outcome.effects)))
+}
+
 /// Processes one inbound item exactly once.
-pub async fn process(state: &AppState, p: &Pending) -> anyhow::Result<()> {
+async fn process(state: &AppState, next: Next) -> anyhow::Result<()> {
+    let Next {
+        pending,
+        stored,
+        decided,
+    } = next;
+    let p = &pending;
     let key = conversation_key(p.bot, &p.phone);
-    let st = state.state.clone();
-    let k = key.clone();
-    let stored: Option<Stored<Session>> =
-        tokio::task::spawn_blocking(move || st.conversation(&k)).await??;
 
     let effects: Vec<Effect> = match &stored {
         Some(s) if s.last_inbound_id >= p.id => {
@@ -252,8 +342,10 @@ pub async fn process(state: &AppState, p: &Pending) -> anyhow::Result<()> {
                 .unwrap_or_default()
         }
         _ => {
-            let previous = stored.and_then(|s| s.session);
-            let (session, effects) = decide(state, p, previous).await?;
+            let (session, effects) = match decided {
+                Some(d) => d,
+                None => decide(state, p, stored.and_then(|s| s.session)).await?,
+            };
             let record = Stored {
                 session,
                 last_inbound_id: p.id,
