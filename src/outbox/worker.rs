@@ -96,21 +96,33 @@ pub fn send_direct(state: &AppState, batch: Vec<Due>) {
     state.outbox.direct.send_modify(|n| *n += 1);
     let st = state.clone();
     tokio::spawn(async move {
-        let mut records = tokio::task::JoinSet::new();
+        let mut sent = vec![];
+        let mut behind = vec![];
         let mut rest = batch.into_iter();
         while let Some(due) = rest.next() {
-            if deliver(&st, due, Some(&mut records)).await == Outcome::Requeued {
-                let ids: Vec<i64> = rest.by_ref().map(|d| d.id).collect();
-                if let Some(&first) = ids.first() {
-                    persist(&st, "replies queued behind a retry", first, move |c| {
-                        queue::requeue_sending(c, &ids)
-                    })
-                    .await;
-                }
+            if deliver(&st, due, Some(&mut sent)).await == Outcome::Requeued {
+                behind = rest.by_ref().map(|d| d.id).collect();
                 break;
             }
         }
-        while records.join_next().await.is_some() {}
+        // One record for the batch's sends: a crash before it resends them at start-up
+        // (the documented at-least-once window), as one before any single record would.
+        if let Some(first) = sent.first().map(|s: &SentRecord| s.due.id) {
+            let sent = Arc::new(sent);
+            persist(&st, "sent messages", first, move |c| {
+                for s in sent.iter() {
+                    queue::mark_sent(c, &s.due, s.channel, &s.provider_id, s.attempts)?;
+                }
+                Ok(())
+            })
+            .await;
+        }
+        if let Some(&first) = behind.first() {
+            persist(&st, "replies queued behind a retry", first, move |c| {
+                queue::requeue_sending(c, &behind)
+            })
+            .await;
+        }
         st.outbox.wake.notify_one();
         st.outbox.direct.send_modify(|n| *n -= 1);
     });
@@ -217,44 +229,43 @@ pub async fn run(state: AppState) {
     .await;
 }
 
-/// One attempt at one message. With `background`, a successful send's record is written
-/// by a task in that set instead of before returning.
-async fn deliver(
-    state: &AppState,
+/// A send the provider accepted, its record still to be written.
+struct SentRecord {
     due: Due,
-    background: Option<&mut tokio::task::JoinSet<()>>,
-) -> Outcome {
+    channel: &'static str,
+    provider_id: String,
+    attempts: u32,
+}
+
+/// One attempt at one message. With `later`, a successful send's record is left there
+/// for the caller to write instead of being written before returning.
+async fn deliver(state: &AppState, due: Due, later: Option<&mut Vec<SentRecord>>) -> Outcome {
     let rt = &state.outbox;
     if due.sandbox {
         let d = due.clone();
         let id = format!("sandbox-{}", due.id);
-        let res = state
-            .db
-            .write(move |c| queue::mark_sent(c, &d, "sandbox", &id, d.attempts + 1))
-            .await;
-        if let Err(e) = res {
-            tracing::error!(error = %e, outbox = due.id, "could not record a sandbox reply");
-            return Outcome::Settled;
-        }
+        // Retried like every outcome: a row left `sending` blocks its contact.
+        persist(state, "a sandbox reply", due.id, move |c| {
+            queue::mark_sent(c, &d, "sandbox", &id, d.attempts + 1)
+        })
+        .await;
         return Outcome::Sent;
     }
     let live = match state.live_bot(due.bot).await {
         Ok(Some(l)) => l,
         Ok(None) => {
             let d = due.clone();
-            let _ = state
-                .db
-                .write(move |c| {
-                    queue::mark_failed(
-                        c,
-                        &d,
-                        "failed",
-                        d.attempts,
-                        Some("bot_deleted"),
-                        "the bot no longer exists",
-                    )
-                })
-                .await;
+            persist(state, "a reply to a deleted bot", due.id, move |c| {
+                queue::mark_failed(
+                    c,
+                    &d,
+                    "failed",
+                    d.attempts,
+                    Some("bot_deleted"),
+                    "the bot no longer exists",
+                )
+            })
+            .await;
             return Outcome::Settled;
         }
         Err(e) => {
@@ -371,18 +382,20 @@ async fn deliver(
                 log_transition(&live, key, t.from, t.to);
             }
             let pid = sent.provider_message_id;
-            let (st, id) = (state.clone(), due.id);
-            let record = async move {
-                persist(&st, "a sent message", id, move |c| {
-                    queue::mark_sent(c, &due, kind.as_str(), &pid, attempts)
-                })
-                .await
-            };
-            match background {
-                Some(set) => {
-                    set.spawn(record);
+            match later {
+                Some(records) => records.push(SentRecord {
+                    due,
+                    channel: kind.as_str(),
+                    provider_id: pid,
+                    attempts,
+                }),
+                None => {
+                    let id = due.id;
+                    persist(state, "a sent message", id, move |c| {
+                        queue::mark_sent(c, &due, kind.as_str(), &pid, attempts)
+                    })
+                    .await
                 }
-                None => record.await,
             }
             Outcome::Sent
         }
