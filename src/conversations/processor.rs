@@ -41,29 +41,36 @@ pub struct Pending {
     pub status: String,
 }
 
-fn next_pending(c: &Connection, conversation: ConversationId) -> Result<Option<Pending>, DbError> {
-    Ok(c.query_row_cached(
+/// The conversation's oldest unprocessed item, and whether another waits behind it.
+fn next_pending(
+    c: &Connection,
+    conversation: ConversationId,
+) -> Result<Option<(Pending, bool)>, DbError> {
+    let mut st = c.prepare_cached(
         "SELECT m.id, m.tenant_id, m.bot_id, m.conversation_id, m.kind, m.content,
                     v.contact_phone, v.contact_name, v.status
              FROM messages m JOIN conversations v ON v.id = m.conversation_id
              WHERE m.conversation_id = ?1 AND m.direction = 'in' AND m.processed_at IS NULL
-             ORDER BY m.id LIMIT 1",
-        [conversation],
-        |r| {
-            Ok(Pending {
-                id: r.get(0)?,
-                tenant: r.get(1)?,
-                bot: r.get(2)?,
-                conversation: r.get(3)?,
-                kind: r.get(4)?,
-                content: r.get(5)?,
-                phone: r.get(6)?,
-                name: r.get(7)?,
-                status: r.get(8)?,
-            })
-        },
-    )
-    .optional()?)
+             ORDER BY m.id LIMIT 2",
+    )?;
+    let mut rows = st.query_map([conversation], |r| {
+        Ok(Pending {
+            id: r.get(0)?,
+            tenant: r.get(1)?,
+            bot: r.get(2)?,
+            conversation: r.get(3)?,
+            kind: r.get(4)?,
+            content: r.get(5)?,
+            phone: r.get(6)?,
+            name: r.get(7)?,
+            status: r.get(8)?,
+        })
+    })?;
+    let Some(first) = rows.next().transpose()? else {
+        return Ok(None);
+    };
+    let more = rows.next().transpose()?.is_some();
+    Ok(Some((first, more)))
 }
 
 fn conversations_with_work(c: &Connection) -> Result<Vec<ConversationId>, DbError> {
@@ -175,8 +182,12 @@ async fn drain(state: &AppState, conv: ConversationId) {
 }
 
 /// Processes the conversation's items until none is left (true) or something failed.
+/// The read after the last item is skipped when nothing waited behind it and its step
+/// stored no input of its own: whatever is stored later comes with a [`kick`] (webhooks,
+/// the API's system inputs through the scan), which makes [`drain`] look again.
 async fn drain_once(state: &AppState, conv: ConversationId) -> bool {
-    loop {
+    let mut more = true;
+    while more {
         if state.is_shutting_down() {
             return false;
         }
@@ -189,20 +200,24 @@ async fn drain_once(state: &AppState, conv: ConversationId) -> bool {
                 return false;
             }
         };
-        let (id, tenant) = (next.pending.id, next.pending.tenant);
-        if let Err(e) = process(state, next).await {
-            tracing::error!(error = %e, message = id, "processing failed; will retry");
-            analytics::errors::record_job_failure(
-                &state.db,
-                Some(tenant),
-                "conversations",
-                &e.to_string(),
-            )
-            .await;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            return false;
+        let (id, tenant, behind) = (next.pending.id, next.pending.tenant, next.more);
+        match process(state, next).await {
+            Ok(followups) => more = behind || followups,
+            Err(e) => {
+                tracing::error!(error = %e, message = id, "processing failed; will retry");
+                analytics::errors::record_job_failure(
+                    &state.db,
+                    Some(tenant),
+                    "conversations",
+                    &e.to_string(),
+                )
+                .await;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                return false;
+            }
         }
     }
+    true
 }
 
 fn conversation_key(bot: BotId, phone: &str) -> String {
@@ -242,6 +257,8 @@ type Decision = (Option<Session>, Vec<Effect>);
 /// A conversation's next item with what one blocking hop could learn about it.
 struct Next {
     pending: Pending,
+    /// Another item was waiting behind it.
+    more: bool,
     /// Its redb state.
     stored: Option<Stored<Session>>,
     /// The engine's step, when the bot and its program were cached (else [`decide`]).
@@ -255,7 +272,7 @@ fn next_item(
     state: &AppState,
     conversation: ConversationId,
 ) -> Result<Option<Next>, DbError> {
-    let Some(pending) = next_pending(c, conversation)? else {
+    let Some((pending, more)) = next_pending(c, conversation)? else {
         return Ok(None);
     };
     let stored: Option<Stored<Session>> = state
@@ -273,6 +290,7 @@ fn next_item(
     };
     Ok(Some(Next {
         pending,
+        more,
         stored,
         decided,
     }))
@@ -322,12 +340,14 @@ fn decide_cached(
     Ok(Some((outcome.session, outcome.effects)))
 }
 
-/// Processes one inbound item exactly once.
-async fn process(state: &AppState, next: Next) -> anyhow::Result<()> {
+/// Processes one inbound item exactly once; true when its step may have stored input
+/// of its own for the conversation (read it next).
+async fn process(state: &AppState, next: Next) -> anyhow::Result<bool> {
     let Next {
         pending,
         stored,
         decided,
+        ..
     } = next;
     let p = &pending;
     let key = conversation_key(p.bot, &p.phone);
@@ -392,7 +412,7 @@ async fn process(state: &AppState, next: Next) -> anyhow::Result<()> {
         state.live.publish(p.tenant, kind, data);
     }
     metrics::counter!("engine_steps_total").increment(1);
-    Ok(())
+    Ok(applied.followups)
 }
 
 /// Step 1: run the engine (or not: a person has the conversation, nothing is published).
@@ -462,6 +482,9 @@ struct Applied {
     /// Replies left to the outbox worker (the contact already had some waiting).
     queued: usize,
     live: Vec<(&'static str, Value)>,
+    /// The step stored input for the conversation (or the item was already applied:
+    /// unknown), so the drainer must read again.
+    followups: bool,
 }
 
 /// Step 3, inside one SQLite transaction. Every row it writes is keyed by
@@ -482,6 +505,7 @@ fn apply(
         .optional()?
         .unwrap_or(true);
     if done {
+        out.followups = true;
         return Ok(out);
     }
     // Decided before the first insert: the step's own replies would make the contact "waiting".
@@ -530,11 +554,11 @@ fn apply(
                 {
                     out.live.push(("order", json!({"order_id": order_id, "number": number, "conversation_id": p.conversation})));
                 }
-                push_input(c, p, &result, &key)?;
+                push_input(c, p, &result, &key, &mut out)?;
             }
             Effect::LookupOrder { number } => {
                 let result = lookup_order(c, p, *number)?;
-                push_input(c, p, &result, &key)?;
+                push_input(c, p, &result, &key, &mut out)?;
             }
             Effect::Http { .. } => {
                 let result = http_results
@@ -547,7 +571,7 @@ fn apply(
                         body: None,
                         error: Some("not run".into()),
                     });
-                push_input(c, p, &result, &key)?;
+                push_input(c, p, &result, &key, &mut out)?;
             }
             Effect::Handoff { reason } => {
                 analytics::record(
@@ -628,7 +652,14 @@ fn apply(
     Ok(out)
 }
 
-fn push_input(c: &Connection, p: &Pending, input: &Input, key: &str) -> Result<(), DbError> {
+fn push_input(
+    c: &Connection,
+    p: &Pending,
+    input: &Input,
+    key: &str,
+    out: &mut Applied,
+) -> Result<(), DbError> {
+    out.followups = true;
     let value = serde_json::to_value(input).map_err(|e| DbError::Other(e.to_string()))?;
     // The drainer of this conversation picks it up next.
     super::store::push_system_input(c, p.tenant, p.bot, p.conversation, &value, Some(key))?;
