@@ -206,6 +206,9 @@ impl Db {
         let readers = r2d2::Pool::builder()
             .max_size(read_pool_size.max(1))
             .min_idle(Some(1))
+            // A local file does not go away between reads; the default check ran an
+            // empty statement on every checkout.
+            .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
 
