@@ -347,6 +347,7 @@ async fn send(
                     reply_to: None,
                     source_key: None,
                     author: &actor,
+                    sandbox: None,
                 },
             )
         })

@@ -194,6 +194,7 @@ async fn reply(
                     reply_to: None,
                     source_key: None,
                     author: &actor,
+                    sandbox: None,
                 },
             )
         })

@@ -39,6 +39,8 @@ pub struct Pending {
     pub phone: String,
     pub name: Option<String>,
     pub status: String,
+    /// The simulator's conversation: replies go to its transcript.
+    pub sandbox: bool,
 }
 
 /// The conversation's oldest unprocessed item, and whether another waits behind it.
@@ -48,7 +50,7 @@ fn next_pending(
 ) -> Result<Option<(Pending, bool)>, DbError> {
     let mut st = c.prepare_cached(
         "SELECT m.id, m.tenant_id, m.bot_id, m.conversation_id, m.kind, m.content,
-                    v.contact_phone, v.contact_name, v.status
+                    v.contact_phone, v.contact_name, v.status, v.sandbox
              FROM messages m JOIN conversations v ON v.id = m.conversation_id
              WHERE m.conversation_id = ?1 AND m.direction = 'in' AND m.processed_at IS NULL
              ORDER BY m.id LIMIT 2",
@@ -64,6 +66,7 @@ fn next_pending(
             phone: r.get(6)?,
             name: r.get(7)?,
             status: r.get(8)?,
+            sandbox: r.get(9)?,
         })
     })?;
     let Some(first) = rows.next().transpose()? else {
@@ -524,6 +527,7 @@ fn apply(
                     reply_to: None,
                     source_key: Some(key),
                     author: "bot",
+                    sandbox: Some(p.sandbox),
                 };
                 if direct {
                     out.direct.extend(queue::enqueue_sending(c, &item)?);

@@ -21,6 +21,8 @@ pub struct Enqueue<'a> {
     pub source_key: Option<String>,
     /// `bot`, `user:<id>`, `api_key:<id>`.
     pub author: &'a str,
+    /// The conversation is the simulator's, when the caller already knows (else read).
+    pub sandbox: Option<bool>,
 }
 
 /// Queues a message; returns its outbox id, or None when `source_key` was already queued.
@@ -62,14 +64,17 @@ fn insert(c: &Connection, e: &Enqueue, status: &str) -> Result<Option<Due>, DbEr
     }
     let message_id = c.last_insert_rowid();
     // Replies in the simulator's conversation go to its transcript, never to a provider.
-    let sandbox: bool = c
-        .query_row_cached(
-            "SELECT sandbox FROM conversations WHERE id = ?1",
-            [e.conversation],
-            |r| r.get(0),
-        )
-        .optional()?
-        .unwrap_or(false);
+    let sandbox: bool = match e.sandbox {
+        Some(known) => known,
+        None => c
+            .query_row_cached(
+                "SELECT sandbox FROM conversations WHERE id = ?1",
+                [e.conversation],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(false),
+    };
     c.execute_cached(
         "INSERT INTO outbox (tenant_id, bot_id, message_id, to_phone, content, reply_to, next_attempt_at, created_at, updated_at, sandbox, status)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9)",
