@@ -361,6 +361,17 @@ async fn registration_is_off_by_default_and_creates_a_tenant_when_on() {
     assert_eq!(l["tenant"]["name"], "Nueva");
 }
 
+async fn metrics_text(s: &TestServer) -> String {
+    s.http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn health_reports_stores_and_metrics_count_requests() {
     let s = TestServer::start().await;
@@ -384,43 +395,18 @@ async fn health_reports_stores_and_metrics_count_requests() {
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
     };
-    let before = count(
-        &s.http
-            .get(s.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let before = count(&metrics_text(&s).await);
     for _ in 0..3 {
         s.http.get(s.url("/health")).send().await.unwrap();
     }
-    let text = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&s).await;
     assert!(count(&text) >= before + 3.0, "{text}");
     assert!(text.contains("http_request_duration_seconds"));
     assert!(text.contains("process_resident_memory_bytes"));
 
     // The writer thread's own metrics (registered when the database opens) are recorded.
     s.owner_token("M").await;
-    let text = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics_text(&s).await;
     for name in [
         "sqlite_write_batch_seconds_count",
         "sqlite_write_group_jobs_count",

@@ -299,33 +299,32 @@ fn next_item(
     }))
 }
 
-/// [`decide`] from the caches alone; `None` when a bot or program must be loaded first.
-fn decide_cached(
-    c: &Connection,
-    state: &AppState,
-    p: &Pending,
-    previous: Option<&Session>,
-) -> Result<Option<Decision>, DbError> {
-    let input = match item_of(p) {
-        Item::Reset => return Ok(Some((None, vec![]))),
-        Item::Input(i) => i,
-    };
-    if p.status == "human" && input.is_customer() {
-        return Ok(Some((previous.cloned(), vec![])));
+/// What an item asks of the engine, before any bot is looked up.
+enum Ask {
+    /// Decided without the engine (a reset, or a person has the conversation).
+    Done(Decision),
+    Run(Input),
+}
+
+fn ask(p: &Pending, previous: Option<&Session>) -> Ask {
+    match item_of(p) {
+        Item::Reset => Ask::Done((None, vec![])),
+        // A person has the conversation: nothing is published.
+        Item::Input(i) if p.status == "human" && i.is_customer() => {
+            Ask::Done((previous.cloned(), vec![]))
+        }
+        Item::Input(i) => Ask::Run(i),
     }
-    let Some(live) = state.registry.cached(p.bot) else {
-        return Ok(None);
-    };
-    let cached = state
-        .programs
-        .read()
-        .ok()
-        .and_then(|m| m.get(&live.bot.id).cloned());
-    let program = match cached {
-        None => return Ok(None),
-        Some(None) => return Ok(Some((previous.cloned(), vec![]))),
-        Some(Some(program)) => program,
-    };
+}
+
+/// The engine's step on the bot's program, with the tenant's settings and catalogue.
+fn run_step(
+    c: &Connection,
+    p: &Pending,
+    program: &engine::BotProgram,
+    previous: Option<&Session>,
+    input: &Input,
+) -> Result<Decision, DbError> {
     let catalog = SqlCatalog {
         conn: c,
         tenant: p.tenant,
@@ -339,8 +338,34 @@ fn decide_cached(
         },
         catalog: &catalog,
     };
-    let outcome = engine::step(&program, previous, &input, &ctx);
-    Ok(Some((outcome.session, outcome.effects)))
+    let outcome = engine::step(program, previous, input, &ctx);
+    Ok((outcome.session, outcome.effects))
+}
+
+/// [`decide`] from the caches alone; `None` when a bot or program must be loaded first.
+fn decide_cached(
+    c: &Connection,
+    state: &AppState,
+    p: &Pending,
+    previous: Option<&Session>,
+) -> Result<Option<Decision>, DbError> {
+    let input = match ask(p, previous) {
+        Ask::Done(d) => return Ok(Some(d)),
+        Ask::Run(i) => i,
+    };
+    let Some(live) = state.registry.cached(p.bot) else {
+        return Ok(None);
+    };
+    let cached = state
+        .programs
+        .read()
+        .ok()
+        .and_then(|m| m.get(&live.bot.id).cloned());
+    match cached {
+        None => Ok(None),
+        Some(None) => Ok(Some((previous.cloned(), vec![]))),
+        Some(Some(program)) => run_step(c, p, &program, previous, &input).map(Some),
+    }
 }
 
 /// Processes one inbound item exactly once; true when its step may have stored input
@@ -418,42 +443,28 @@ async fn process(state: &AppState, next: Next) -> anyhow::Result<bool> {
     Ok(applied.followups)
 }
 
-/// Step 1: run the engine (or not: a person has the conversation, nothing is published).
+/// Step 1: run the engine (or not: a person has the conversation, nothing is published),
+/// loading the bot and its program first.
 async fn decide(
     state: &AppState,
     p: &Pending,
     previous: Option<Session>,
-) -> anyhow::Result<(Option<Session>, Vec<Effect>)> {
-    let input = match item_of(p) {
-        Item::Reset => return Ok((None, vec![])),
-        Item::Input(i) => i,
+) -> anyhow::Result<Decision> {
+    let input = match ask(p, previous.as_ref()) {
+        Ask::Done(d) => return Ok(d),
+        Ask::Run(i) => i,
     };
-    if p.status == "human" && input.is_customer() {
-        return Ok((previous, vec![]));
-    }
     let Some(live) = state.live_bot(p.bot).await? else {
         return Ok((previous, vec![]));
     };
     let Some(program) = state.program(&live.bot).await? else {
         return Ok((previous, vec![]));
     };
-    let (tenant, phone, name) = (p.tenant, p.phone.clone(), p.name.clone());
-    let now = chrono::Utc::now();
-    let outcome = state
+    let p = p.clone();
+    Ok(state
         .db
-        .read(move |c| {
-            let settings = tenant_settings(c, tenant)?;
-            let catalog = SqlCatalog { conn: c, tenant };
-            let ctx = Ctx {
-                now,
-                tenant: settings,
-                contact: ContactView { phone, name },
-                catalog: &catalog,
-            };
-            Ok(engine::step(&program, previous.as_ref(), &input, &ctx))
-        })
-        .await?;
-    Ok((outcome.session, outcome.effects))
+        .read(move |c| run_step(c, &p, &program, previous.as_ref(), &input))
+        .await?)
 }
 
 fn tenant_settings(c: &Connection, tenant: TenantId) -> Result<TenantSettings, DbError> {

@@ -131,28 +131,21 @@ pub fn send_direct(state: &AppState, batch: Vec<Due>) {
 /// Runs until shutdown.
 pub async fn run(state: AppState) {
     let rt = &state.outbox;
-    // Until this succeeds the rows left `sending` block their contacts: retry it.
-    let mut wait = Duration::from_millis(100);
-    loop {
-        match state.db.write(queue::recover_inflight).await {
-            Ok(n) => {
-                if n > 0 {
-                    tracing::warn!(
-                        count = n,
-                        "re-queued messages that were in flight at the last stop"
-                    );
-                }
-                break;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "outbox recovery failed; retrying");
-                if state.is_shutting_down() {
-                    return;
-                }
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(5));
-            }
-        }
+    // Until this succeeds the rows left `sending` block their contacts: retried.
+    match retry_write(
+        &state,
+        "the re-queue of messages in flight",
+        None,
+        queue::recover_inflight,
+    )
+    .await
+    {
+        Some(n) if n > 0 => tracing::warn!(
+            count = n,
+            "re-queued messages that were in flight at the last stop"
+        ),
+        Some(_) => {}
+        None => return,
     }
     let permits = Arc::new(Semaphore::new(rt.concurrency));
     let mut shutdown = state.shutdown_signal();
@@ -507,14 +500,28 @@ where
     T: Send + 'static,
     F: Fn(&rusqlite::Connection) -> Result<T, crate::store::DbError> + Clone + Send + 'static,
 {
+    retry_write(state, what, Some(id), f).await;
+}
+
+/// Writes `f` until it commits (backing off to 5 s); `None` if the server stops first.
+async fn retry_write<T, F>(
+    state: &AppState,
+    what: &'static str,
+    outbox: Option<i64>,
+    f: F,
+) -> Option<T>
+where
+    T: Send + 'static,
+    F: Fn(&rusqlite::Connection) -> Result<T, crate::store::DbError> + Clone + Send + 'static,
+{
     let mut wait = Duration::from_millis(100);
     loop {
         match state.db.write(f.clone()).await {
-            Ok(_) => return,
+            Ok(v) => return Some(v),
             Err(e) => {
-                tracing::error!(error = %e, outbox = id, "could not record {what}; retrying");
+                tracing::error!(error = %e, outbox = ?outbox, "could not record {what}; retrying");
                 if state.is_shutting_down() {
-                    return;
+                    return None;
                 }
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(5));
