@@ -45,13 +45,31 @@ mod kit {
     }
 
     impl Browser {
+        /// Starts chromedriver and a session, retrying on a fresh port: with ten scenarios
+        /// starting at once on two cores, a driver can lose its port to another process
+        /// between our probe and its bind, or drop the first connection while warming up.
         pub async fn start(base: &str, lang: &str) -> Result<Browser> {
+            let mut last = anyhow!("no attempt");
+            for attempt in 1..=4 {
+                match Self::start_once(base, lang).await {
+                    Ok(b) => return Ok(b),
+                    Err(e) => {
+                        eprintln!("browser start attempt {attempt} failed: {e:#}");
+                        last = e;
+                        tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+                    }
+                }
+            }
+            Err(last)
+        }
+
+        async fn start_once(base: &str, lang: &str) -> Result<Browser> {
             let binary = chromium_binary()
                 .context("chromium is not installed (apt-get install chromium chromium-driver)")?;
             let port = std::net::TcpListener::bind("127.0.0.1:0")?
                 .local_addr()?
                 .port();
-            let driver = Command::new("chromedriver")
+            let mut driver = Command::new("chromedriver")
                 .arg(format!("--port={port}"))
                 .arg("--allowed-ips=127.0.0.1")
                 .stdout(std::process::Stdio::null())
@@ -59,14 +77,30 @@ mod kit {
                 .kill_on_drop(true)
                 .spawn()
                 .context("chromedriver is not installed (apt-get install chromium-driver)")?;
+            // Ready means our own driver answers /status, not merely that something listens.
+            let status_url = format!("http://127.0.0.1:{port}/status");
+            let probe = reqwest::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .build()?;
             let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-            while tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_err()
-            {
+            loop {
+                if let Some(status) = driver.try_wait()? {
+                    bail!("chromedriver exited with {status} before it was ready");
+                }
+                let ready = match probe.get(&status_url).send().await {
+                    Ok(r) => r
+                        .json::<Value>()
+                        .await
+                        .map(|v| v["value"]["ready"] == json!(true))
+                        .unwrap_or(false),
+                    Err(_) => false,
+                };
+                if ready {
+                    break;
+                }
                 ensure!(
                     tokio::time::Instant::now() < deadline,
-                    "chromedriver did not start"
+                    "chromedriver did not become ready on port {port}"
                 );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -102,11 +136,15 @@ mod kit {
             };
             let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
             http.set_nodelay(true);
-            let c = ClientBuilder::new(http)
-                .capabilities(caps)
-                .connect(&format!("http://127.0.0.1:{port}"))
-                .await
-                .map_err(|e| anyhow!("WebDriver session: {e}"))?;
+            let c = tokio::time::timeout(
+                Duration::from_secs(60),
+                ClientBuilder::new(http)
+                    .capabilities(caps)
+                    .connect(&format!("http://127.0.0.1:{port}")),
+            )
+            .await
+            .map_err(|_| anyhow!("WebDriver session: no answer in 60 s"))?
+            .map_err(|e| anyhow!("WebDriver session: {e}"))?;
             Ok(Browser {
                 c,
                 base: base.to_string(),
