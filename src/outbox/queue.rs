@@ -357,6 +357,42 @@ fn item_row(r: &Row) -> rusqlite::Result<OutboxItem> {
     })
 }
 
+fn list_sql() -> String {
+    // `id < COALESCE(..)` rather than `?4 IS NULL OR id < ?4`: a range the index can seek.
+    format!(
+        "SELECT {ITEM_COLS} FROM outbox WHERE tenant_id = ?1 AND (?2 IS NULL OR status = ?2)
+           AND (?3 IS NULL OR bot_id = ?3) AND id < COALESCE(?4, 9223372036854775807)
+         ORDER BY id DESC LIMIT ?5"
+    )
+}
+
+#[cfg(test)]
+mod list_tests {
+    #[test]
+    fn an_outbox_page_seeks_the_tenant_index_without_sorting() {
+        let mut c = rusqlite::Connection::open_in_memory().unwrap();
+        crate::store::sqlite::migrate(&mut c).unwrap();
+        for (status, before) in [(None, None), (Some("dead"), Some(500i64))] {
+            let plan: Vec<String> = c
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", super::list_sql()))
+                .unwrap()
+                .query_map(
+                    rusqlite::params!["t", status, None::<String>, before, 50],
+                    |r| r.get::<_, String>(3),
+                )
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let plan = plan.join("\n");
+            assert!(
+                plan.contains("outbox_tenant (tenant_id=? AND id<?)"),
+                "{plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
+    }
+}
+
 /// Newest first; `before` is the last id of the previous page.
 pub fn list(
     c: &Connection,
@@ -366,11 +402,7 @@ pub fn list(
     before: Option<i64>,
     limit: u32,
 ) -> Result<Vec<OutboxItem>, DbError> {
-    let mut st = c.prepare_cached(&format!(
-        "SELECT {ITEM_COLS} FROM outbox WHERE tenant_id = ?1 AND (?2 IS NULL OR status = ?2)
-           AND (?3 IS NULL OR bot_id = ?3) AND (?4 IS NULL OR id < ?4)
-         ORDER BY id DESC LIMIT ?5"
-    ))?;
+    let mut st = c.prepare_cached(&list_sql())?;
     let rows = st.query_map(params![tenant, status, bot, before, limit], item_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
