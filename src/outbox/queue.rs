@@ -366,33 +366,6 @@ fn list_sql() -> String {
     )
 }
 
-#[cfg(test)]
-mod list_tests {
-    #[test]
-    fn an_outbox_page_seeks_the_tenant_index_without_sorting() {
-        let mut c = rusqlite::Connection::open_in_memory().unwrap();
-        crate::store::sqlite::migrate(&mut c).unwrap();
-        for (status, before) in [(None, None), (Some("dead"), Some(500i64))] {
-            let plan: Vec<String> = c
-                .prepare(&format!("EXPLAIN QUERY PLAN {}", super::list_sql()))
-                .unwrap()
-                .query_map(
-                    rusqlite::params!["t", status, None::<String>, before, 50],
-                    |r| r.get::<_, String>(3),
-                )
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
-            let plan = plan.join("\n");
-            assert!(
-                plan.contains("outbox_tenant (tenant_id=? AND id<?)"),
-                "{plan}"
-            );
-            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
-        }
-    }
-}
-
 /// Newest first; `before` is the last id of the previous page.
 pub fn list(
     c: &Connection,
@@ -461,4 +434,31 @@ pub fn depth(c: &Connection) -> Result<(i64, Option<String>), DbError> {
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?)
+}
+
+#[cfg(test)]
+mod list_tests {
+    #[test]
+    fn an_outbox_page_seeks_the_tenant_index_without_sorting() {
+        let mut c = rusqlite::Connection::open_in_memory().unwrap();
+        crate::store::sqlite::migrate(&mut c).unwrap();
+        for (status, before) in [(None, None), (Some("dead"), Some(500i64))] {
+            let plan: Vec<String> = c
+                .prepare(&format!("EXPLAIN QUERY PLAN {}", super::list_sql()))
+                .unwrap()
+                .query_map(
+                    rusqlite::params!["t", status, None::<String>, before, 50],
+                    |r| r.get::<_, String>(3),
+                )
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let plan = plan.join("\n");
+            assert!(
+                plan.contains("outbox_tenant (tenant_id=? AND id<?)"),
+                "{plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
+    }
 }
