@@ -115,17 +115,20 @@ impl AppState {
         Ok(bot.map(|b| self.registry.install(b)))
     }
 
+    /// The bot's program if it was loaded already: `Some(None)` is a bot without one.
+    pub fn cached_program(
+        &self,
+        bot: crate::ids::BotId,
+    ) -> Option<Option<Arc<crate::engine::BotProgram>>> {
+        self.programs.read().ok()?.get(&bot).cloned()
+    }
+
     /// The bot's program, loaded from its published flows on first use.
     pub async fn program(
         &self,
         bot: &crate::bots::Bot,
     ) -> Result<Option<Arc<crate::engine::BotProgram>>, crate::store::DbError> {
-        if let Some(p) = self
-            .programs
-            .read()
-            .ok()
-            .and_then(|m| m.get(&bot.id).cloned())
-        {
+        if let Some(p) = self.cached_program(bot.id) {
             return Ok(p);
         }
         let (id, settings) = (bot.id, bot.settings.clone());

@@ -372,6 +372,14 @@ async fn metrics_text(s: &TestServer) -> String {
         .unwrap()
 }
 
+/// The sum of the values on the Prometheus lines `pick` chooses.
+fn metric_sum(text: &str, pick: impl Fn(&str) -> bool) -> f64 {
+    text.lines()
+        .filter(|l| pick(l))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 #[tokio::test]
 async fn health_reports_stores_and_metrics_count_requests() {
     let s = TestServer::start().await;
@@ -386,14 +394,11 @@ async fn health_reports_stores_and_metrics_count_requests() {
     assert!(h["rss_bytes"].as_u64().unwrap() > 0);
 
     let count = |text: &str| -> f64 {
-        text.lines()
-            .filter(|l| {
-                l.starts_with("http_requests_total")
-                    && l.contains("route=\"/health\"")
-                    && l.contains("status=\"200\"")
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+        metric_sum(text, |l| {
+            l.starts_with("http_requests_total")
+                && l.contains("route=\"/health\"")
+                && l.contains("status=\"200\"")
+        })
     };
     let before = count(&metrics_text(&s).await);
     for _ in 0..3 {
@@ -411,11 +416,7 @@ async fn health_reports_stores_and_metrics_count_requests() {
         "sqlite_write_batch_seconds_count",
         "sqlite_write_group_jobs_count",
     ] {
-        let n: f64 = text
-            .lines()
-            .filter(|l| l.starts_with(name))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum();
+        let n = metric_sum(&text, |l| l.starts_with(name));
         assert!(n >= 1.0, "{name} missing or zero:\n{text}");
     }
 }

@@ -356,12 +356,7 @@ fn decide_cached(
     let Some(live) = state.registry.cached(p.bot) else {
         return Ok(None);
     };
-    let cached = state
-        .programs
-        .read()
-        .ok()
-        .and_then(|m| m.get(&live.bot.id).cloned());
-    match cached {
+    match state.cached_program(live.bot.id) {
         None => Ok(None),
         Some(None) => Ok(Some((previous.cloned(), vec![]))),
         Some(Some(program)) => run_step(c, p, &program, previous, &input).map(Some),

@@ -175,28 +175,19 @@ pub fn list(c: &Connection, tenant: TenantId, f: &Filter) -> Result<Vec<Conversa
 mod list_tests {
     #[test]
     fn the_inbox_page_walks_the_index_without_sorting() {
-        let mut c = rusqlite::Connection::open_in_memory().unwrap();
-        crate::store::sqlite::migrate(&mut c).unwrap();
-        let plan: Vec<String> = c
-            .prepare(&format!("EXPLAIN QUERY PLAN {}", super::list_sql()))
-            .unwrap()
-            .query_map(
-                rusqlite::params![
-                    "t",
-                    None::<String>,
-                    None::<String>,
-                    None::<bool>,
-                    None::<String>,
-                    None::<String>,
-                    None::<String>,
-                    50
-                ],
-                |r| r.get::<_, String>(3),
-            )
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let plan = plan.join("\n");
+        let plan = crate::store::sqlite::query_plan(
+            &super::list_sql(),
+            rusqlite::params![
+                "t",
+                None::<String>,
+                None::<String>,
+                None::<bool>,
+                None::<String>,
+                None::<String>,
+                None::<String>,
+                50
+            ],
+        );
         assert!(plan.contains("conversations_recent"), "{plan}");
         // A sorter would run the last-message subquery for rows outside the page.
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");

@@ -440,20 +440,11 @@ pub fn depth(c: &Connection) -> Result<(i64, Option<String>), DbError> {
 mod list_tests {
     #[test]
     fn an_outbox_page_seeks_the_tenant_index_without_sorting() {
-        let mut c = rusqlite::Connection::open_in_memory().unwrap();
-        crate::store::sqlite::migrate(&mut c).unwrap();
         for (status, before) in [(None, None), (Some("dead"), Some(500i64))] {
-            let plan: Vec<String> = c
-                .prepare(&format!("EXPLAIN QUERY PLAN {}", super::list_sql()))
-                .unwrap()
-                .query_map(
-                    rusqlite::params!["t", status, None::<String>, before, 50],
-                    |r| r.get::<_, String>(3),
-                )
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
-            let plan = plan.join("\n");
+            let plan = crate::store::sqlite::query_plan(
+                &super::list_sql(),
+                rusqlite::params!["t", status, None::<String>, before, 50],
+            );
             assert!(
                 plan.contains("outbox_tenant (tenant_id=? AND id<?)"),
                 "{plan}"

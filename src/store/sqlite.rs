@@ -386,6 +386,22 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
+/// `EXPLAIN QUERY PLAN` of `sql` on a fresh in-memory database with every migration, one
+/// line per step (for plan tests next to the queries).
+#[cfg(test)]
+pub fn query_plan(sql: &str, params: impl rusqlite::Params) -> String {
+    let mut c = Connection::open_in_memory().unwrap();
+    migrate(&mut c).unwrap();
+    let plan: Vec<String> = c
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap()
+        .query_map(params, |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    plan.join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
