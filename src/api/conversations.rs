@@ -86,10 +86,13 @@ async fn list(
         limit,
     };
     let tenant = auth.tenant;
-    let items = state
-        .db
-        .read(move |c| store::list(c, tenant, &filter))
-        .await?;
+    let plain = filter.is_plain();
+    let read = move |c: &rusqlite::Connection| store::list(c, tenant, &filter);
+    let items = if plain {
+        state.db.read_now(read).await?
+    } else {
+        state.db.read(read).await?
+    };
     let next = (items.len() as u32 == limit)
         .then(|| {
             items
@@ -107,7 +110,7 @@ async fn load(state: &AppState, auth: &Auth, id: ConversationId) -> AppResult<st
     let tenant = auth.tenant;
     state
         .db
-        .read(move |c| store::get(c, tenant, id))
+        .read_now(move |c| store::get(c, tenant, id))
         .await?
         .ok_or(AppError::NotFound("conversation"))
 }
@@ -138,7 +141,7 @@ async fn messages(
     let (tenant, limit) = (auth.tenant, q.limit.unwrap_or(50).clamp(1, 200));
     let mut items = state
         .db
-        .read(move |c| store::messages(c, tenant, id, q.before, limit))
+        .read_now(move |c| store::messages(c, tenant, id, q.before, limit))
         .await?;
     // Downloaded media gets a short-lived signed URL the dashboard can show.
     for m in &mut items {

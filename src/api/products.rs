@@ -64,10 +64,13 @@ pub(crate) async fn list(
         q: q.q,
     };
     let tenant = auth.tenant;
-    let page = shop::read(&state.db, move |c| {
-        products::list(c, tenant, &filter, &cursor)
-    })
-    .await?;
+    let plain = filter.is_empty();
+    let read = move |c: &rusqlite::Connection| products::list(c, tenant, &filter, &cursor);
+    let page = if plain {
+        shop::read_now(&state.db, read).await?
+    } else {
+        shop::read(&state.db, read).await?
+    };
     Ok(Json(page))
 }
 

@@ -110,7 +110,7 @@ impl FromRequestParts<AppState> for Auth {
             let hash = tokens::hash_secret(token);
             let found = state
                 .db
-                .read(move |c| store::api_key_by_hash(c, &hash))
+                .read_now(move |c| store::api_key_by_hash(c, &hash))
                 .await?;
             let key = found.ok_or_else(|| {
                 AppError::unauthorized("bad_api_key", "the API key is unknown or revoked")

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Role;
 use crate::ids::{now_text, ApiKeyId, TenantId, UserId};
-use crate::store::DbError;
+use crate::store::{CachedSql, DbError};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Tenant {
@@ -363,7 +363,7 @@ pub fn api_keys(c: &Connection, tenant: TenantId) -> Result<Vec<ApiKey>, DbError
 }
 
 pub fn api_key_by_hash(c: &Connection, hash: &str) -> Result<Option<ApiKey>, DbError> {
-    Ok(c.query_row(
+    Ok(c.query_row_cached(
         &format!("SELECT {KEY_COLS} FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL"),
         [hash],
         key_row,

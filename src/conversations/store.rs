@@ -150,6 +150,16 @@ pub struct Filter {
     pub limit: u32,
 }
 
+impl Filter {
+    /// No predicate besides the tenant: the page is the first `limit` entries of the index.
+    pub fn is_plain(&self) -> bool {
+        self.bot.is_none()
+            && self.status.is_none()
+            && self.unread.is_none()
+            && self.assigned.is_none()
+    }
+}
+
 fn list_sql() -> String {
     format!(
         "SELECT {COLS} FROM conversations c

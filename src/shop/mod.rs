@@ -82,6 +82,15 @@ where
     db.read(move |c| Ok(f(c))).await?
 }
 
+/// [`Db::read_now`] keeping the typed error: for reads that touch one page of an index.
+pub async fn read_now<T, F>(db: &Db, f: F) -> Result<T, ShopError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, ShopError> + Send + 'static,
+{
+    db.read_now(move |c| Ok(f(c))).await?
+}
+
 /// The tenant's defaults that shop input is read against.
 #[derive(Debug, Clone)]
 pub struct TenantDefaults {

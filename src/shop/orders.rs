@@ -293,6 +293,18 @@ pub struct OrderFilter {
     pub q: Option<String>,
 }
 
+impl OrderFilter {
+    /// No predicate besides the tenant: the page is the first `limit` entries of the index.
+    pub fn is_empty(&self) -> bool {
+        self.status.is_none()
+            && self.seller_id.is_none()
+            && self.customer_id.is_none()
+            && self.from.is_none()
+            && self.to.is_none()
+            && self.q.is_none()
+    }
+}
+
 const COLS: &str = "o.id, o.number, o.status, o.customer_id, k.name, k.phone, o.seller_id, s.name,
     o.currency, o.subtotal_minor, o.discount_minor, o.shipping_minor, o.total_minor, o.source,
     o.notes, o.created_by, o.created_at, o.updated_at";

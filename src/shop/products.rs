@@ -183,6 +183,16 @@ pub struct ProductFilter {
     pub q: Option<String>,
 }
 
+impl ProductFilter {
+    /// No predicate besides the tenant: the page is the first `limit` entries of the index.
+    pub fn is_empty(&self) -> bool {
+        self.category.is_none()
+            && self.active.is_none()
+            && self.in_stock.is_none()
+            && self.q.is_none()
+    }
+}
+
 const COLS: &str = "p.id, p.sku, p.name, p.description, p.price_minor, p.currency, p.stock, \
                     p.category, p.tags, p.images, p.active, p.created_at, p.updated_at, p.seq";
 
