@@ -44,17 +44,18 @@ pub struct Pending {
 }
 
 /// The conversation's oldest unprocessed item, and whether another waits behind it.
+const NEXT_PENDING: &str =
+    "SELECT m.id, m.tenant_id, m.bot_id, m.conversation_id, m.kind, m.content,
+            v.contact_phone, v.contact_name, v.status, v.sandbox
+     FROM messages m INDEXED BY messages_pending JOIN conversations v ON v.id = m.conversation_id
+     WHERE m.conversation_id = ?1 AND m.direction = 'in' AND m.processed_at IS NULL
+     ORDER BY m.id LIMIT 2";
+
 fn next_pending(
     c: &Connection,
     conversation: ConversationId,
 ) -> Result<Option<(Pending, bool)>, DbError> {
-    let mut st = c.prepare_cached(
-        "SELECT m.id, m.tenant_id, m.bot_id, m.conversation_id, m.kind, m.content,
-                    v.contact_phone, v.contact_name, v.status, v.sandbox
-             FROM messages m JOIN conversations v ON v.id = m.conversation_id
-             WHERE m.conversation_id = ?1 AND m.direction = 'in' AND m.processed_at IS NULL
-             ORDER BY m.id LIMIT 2",
-    )?;
+    let mut st = c.prepare_cached(NEXT_PENDING)?;
     let mut rows = st.query_map([conversation], |r| {
         Ok(Pending {
             id: r.get(0)?,
@@ -195,7 +196,7 @@ async fn drain_once(state: &AppState, conv: ConversationId) -> bool {
             return false;
         }
         let st = state.clone();
-        let next = match state.db.read(move |c| next_item(c, &st, conv)).await {
+        let next = match state.db.read_now(move |c| next_item(c, &st, conv)).await {
             Ok(Some(n)) => n,
             Ok(None) => return true,
             Err(e) => {
@@ -895,5 +896,25 @@ fn host_port(url: &str) -> Option<(String, u16)> {
     match authority.rsplit_once(':') {
         Some((h, p)) => Some((h.to_string(), p.parse().ok()?)),
         None => Some((authority.to_string(), default)),
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    #[test]
+    fn the_next_item_seeks_the_conversations_unprocessed_input_only() {
+        // Without stats the planner rates messages_conversation the same, and it would walk
+        // every message the conversation ever had.
+        let plan = crate::store::sqlite::query_plan(super::NEXT_PENDING, ["c"]);
+        assert!(
+            plan.contains("USING INDEX messages_pending (conversation_id=?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        let plan = crate::store::sqlite::query_plan(
+            "SELECT DISTINCT conversation_id FROM messages WHERE direction = 'in' AND processed_at IS NULL LIMIT 10000",
+            [],
+        );
+        assert!(plan.contains("USING INDEX messages_pending"), "{plan}");
     }
 }

@@ -260,10 +260,11 @@ impl Db {
     }
 
     /// Like [`Db::read`], but when a slot and an idle connection are free right now, runs
-    /// `f` on the calling runtime thread. Only for short, bounded reads (one page through
-    /// an index, a key lookup): such a read takes less time than the hand-off to the
-    /// blocking pool and back, which was a fifth of the CPU of the REST list endpoints.
-    /// Anything that may scan or sort a table uses `read`.
+    /// `f` on the calling runtime thread. Only for short, bounded work (one page through
+    /// an index, a key lookup, a conversation's next engine step, which is capped at
+    /// 64 node hops): it takes less time than the hand-off to the blocking pool and back,
+    /// which was a fifth of the CPU of the REST list endpoints. Anything that may scan or
+    /// sort a table uses `read`.
     pub async fn read_now<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
@@ -471,7 +472,10 @@ mod tests {
             .read_now(|_| Ok(std::thread::current().id()))
             .await
             .unwrap();
-        assert_eq!(thread, inline, "a free connection is used on the calling thread");
+        assert_eq!(
+            thread, inline,
+            "a free connection is used on the calling thread"
+        );
 
         // The pool's only connection is held by a slow read on the blocking pool.
         let (held_tx, held_rx) = tokio::sync::oneshot::channel();
@@ -505,7 +509,10 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_ne!(thread, inline, "a busy pool falls back to the blocking pool");
+        assert_ne!(
+            thread, inline,
+            "a busy pool falls back to the blocking pool"
+        );
         assert!(
             ticked >= 5,
             "the runtime kept running while the read waited: {ticked} ticks"
