@@ -930,6 +930,10 @@ async fn inbound_media_is_downloaded_into_the_media_directory() {
         .await
         .unwrap();
     let conv = convs["items"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        convs["items"][0]["last_message_preview"], "¿tienen este?",
+        "the inbox previews the last message by its caption"
+    );
     let msgs: Value = s
         .get(&format!("/api/conversations/{conv}/messages"), &token)
         .await

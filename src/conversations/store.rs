@@ -24,7 +24,8 @@ const COLS: &str = "c.id, c.bot_id, c.contact_phone, c.contact_name, c.status, c
     (SELECT m.content FROM messages m WHERE m.conversation_id = c.id AND m.kind IN ('customer','reply') ORDER BY m.id DESC LIMIT 1)";
 
 fn row(r: &Row) -> rusqlite::Result<Conversation> {
-    let last: Option<String> = r.get(9)?;
+    // Borrowed from SQLite's row: menus make the content large and only the preview stays.
+    let last = r.get_ref(9)?.as_str_or_null()?;
     Ok(Conversation {
         id: r.get(0)?,
         bot_id: r.get(1)?,
@@ -35,7 +36,7 @@ fn row(r: &Row) -> rusqlite::Result<Conversation> {
         unread: r.get(6)?,
         last_message_at: r.get(7)?,
         created_at: r.get(8)?,
-        last_message_preview: last.and_then(|l| preview(&l)),
+        last_message_preview: last.and_then(preview),
     })
 }
 
